@@ -1,0 +1,53 @@
+# Top-level driver: installs missing Debian packages, then drives CMake.
+#   make demo   build, start a broker, run the examples, stop the broker
+#   make test   build and run the whole suite, then again under ASan+UBSan
+#   make tsan   the suite under ThreadSanitizer (not part of make test)
+#   make bench  run the socket-path benchmark
+BUILD      ?= build
+BUILD_ASAN ?= build-asan
+BUILD_TSAN ?= build-tsan
+JOBS       ?= 2
+CTEST_ARGS ?=
+
+.PHONY: all deps build demo test test-main test-asan tsan bench install clean
+
+all: build
+
+deps:
+	@./scripts/install-deps.sh
+
+build: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build $(BUILD) -j$(JOBS)
+
+demo: build
+	./scripts/demo.sh $(BUILD)
+
+test: test-main test-asan
+
+test-main: build
+	cd $(BUILD) && ctest -j$(JOBS) --output-on-failure $(CTEST_ARGS)
+
+test-asan: deps
+	cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug \
+	    -DIPCQ_SANITIZE=address,undefined >/dev/null
+	cmake --build $(BUILD_ASAN) -j$(JOBS)
+	cd $(BUILD_ASAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	    ctest -j$(JOBS) --output-on-failure -LE slow $(CTEST_ARGS)
+
+tsan: deps
+	cmake -S . -B $(BUILD_TSAN) -DCMAKE_BUILD_TYPE=Debug \
+	    -DIPCQ_SANITIZE=thread >/dev/null
+	cmake --build $(BUILD_TSAN) -j$(JOBS)
+	cd $(BUILD_TSAN) && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+	    ctest -j$(JOBS) --output-on-failure -LE slow $(CTEST_ARGS)
+
+bench: build
+	./$(BUILD)/bench/ipcq-bench
+
+install: build
+	cmake --install $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_TSAN)

@@ -1,0 +1,213 @@
+/*
+ * The latency cases: plain nng REQ/REP, one ipcq_queue_send, and the
+ * ipcq ping-pong. Each prints percentiles of its timed round trips and
+ * checks that every message it sent arrived exactly once.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "driver.h"
+
+#define CL_START_MS 15000
+
+/* Untimed round trips first: connections, caches and allocators settle. */
+static uint64_t
+cl_warmup(const bench_opts *o)
+{
+	uint64_t w = o->rtt / 10;
+
+	return (w > 1000 ? 1000 : (w < 10 ? 10 : w));
+}
+
+static void
+cl_args(bench_args *a, const bench_opts *o, const char *kind,
+    const char *url, int idx, uint64_t count)
+{
+	bench_args_init(a);
+	bench_args_add(a, "kind=%s", kind);
+	bench_args_add(a, "url=%s", url);
+	bench_args_add(a, "queue=bench-%d", idx);
+	bench_args_add(a, "queue2=bench-%d-back", idx);
+	bench_args_add(a, "size=64");
+	bench_args_add(a, "count=%llu", (unsigned long long) count);
+	bench_args_add(a, "warmup=%llu", (unsigned long long) cl_warmup(o));
+}
+
+/* Spawn one worker and wait until it is ready. */
+static int
+cl_spawn(bench_group *g, const bench_env *env, const bench_args *a)
+{
+	if (bench_group_spawn(g, env, a) != 0) {
+		snprintf(g->err, sizeof(g->err), "spawn_failed");
+		return (-1);
+	}
+	return (bench_group_ready(g, g->n - 1, CL_START_MS));
+}
+
+/* Start the (ready) group, collect, release, reap. */
+static int
+cl_run(bench_group *g, const bench_opts *o, int rv)
+{
+	if (rv == 0) {
+		bench_group_go(g);
+		rv = bench_group_collect(g, bench_case_timeout_ms(o));
+		bench_group_release(g);
+	}
+	if (bench_group_finish(g, rv != 0) != 0) {
+		rv = -1;
+	}
+	return (rv);
+}
+
+/* A consumer line must hold exactly n messages 0..n-1 of producer 0. */
+static int
+cl_check_tally(const char *line, uint64_t n, char *why, size_t len)
+{
+	uint64_t c, h;
+
+	if (bench_tally_get(line, 0, &c, &h) != 0) {
+		snprintf(why, len, "bad_consumer_line:%s", line);
+		return (-1);
+	}
+	if (c != n || h != bench_expected_hsum(0, n)) {
+		snprintf(why, len, "sent=%" PRIu64 "_received=%" PRIu64
+		    "%s", n, c, c == n ? "_sequence_numbers_differ" : "");
+		return (-1);
+	}
+	return (0);
+}
+
+/* Print the percentiles a latency client reported. */
+static int
+cl_print(bench_case *bc, const char *line, char *why, size_t len)
+{
+	uint64_t n, p50, p99, p999, mean, max;
+
+	if (bench_kv_u64(line, "n", &n) != 0 ||
+	    bench_kv_u64(line, "p50", &p50) != 0 ||
+	    bench_kv_u64(line, "p99", &p99) != 0 ||
+	    bench_kv_u64(line, "p999", &p999) != 0 ||
+	    bench_kv_u64(line, "mean", &mean) != 0 ||
+	    bench_kv_u64(line, "max", &max) != 0 || n == 0) {
+		snprintf(why, len, "bad_latency_line:%s", line);
+		return (-1);
+	}
+	bc->p50_us = (double) p50 / 1e3;
+	printf("case=%s size=%zu n=%" PRIu64 " p50_us=%.1f p99_us=%.1f "
+	       "p999_us=%.1f mean_us=%.1f max_us=%.1f\n",
+	    bc->name, bc->size, n, bc->p50_us, (double) p99 / 1e3,
+	    (double) p999 / 1e3, (double) mean / 1e3, (double) max / 1e3);
+	return (0);
+}
+
+static int
+cl_reqrep(const bench_env *env, const bench_opts *o, bench_case *bc,
+    int idx, char *why, size_t len)
+{
+	bench_group g;
+	bench_args  a;
+	char        url[BENCH_URL_MAX];
+	int         rv;
+
+	snprintf(url, sizeof(url), "ipc://%s/rr%d.sock", env->dir, idx);
+	if (bench_group_init(&g) != 0) {
+		return (-1);
+	}
+	cl_args(&a, o, "nng.rep", url, idx, o->rtt);
+	rv = cl_spawn(&g, env, &a);
+	cl_args(&a, o, "nng.req", url, idx, o->rtt);
+	rv = rv != 0 ? rv : cl_spawn(&g, env, &a);
+	if ((rv = cl_run(&g, o, rv)) != 0) {
+		snprintf(why, len, "%s", g.err);
+		return (-1);
+	}
+	return (cl_print(bc, g.procs[1].line, why, len));
+}
+
+/* The sender runs alone; then a consumer drains the queue and checks
+ * every message is there once. */
+static int
+cl_send(const bench_env *env, const bench_opts *o, bench_case *bc, int idx,
+    char *why, size_t len)
+{
+	bench_group g;
+	bench_args  a;
+	char        line[BENCH_LINE_MAX];
+	int         rv;
+
+	if (bench_group_init(&g) != 0) {
+		return (-1);
+	}
+	cl_args(&a, o, "ipcq.sendrtt", env->url, idx, o->rtt);
+	if ((rv = cl_run(&g, o, cl_spawn(&g, env, &a))) != 0) {
+		snprintf(why, len, "%s", g.err);
+		return (-1);
+	}
+	snprintf(line, sizeof(line), "%s", g.procs[0].line);
+	if (bench_group_init(&g) != 0) {
+		return (-1);
+	}
+	cl_args(&a, o, "ipcq.cons", env->url, idx, 0);
+	bench_args_add(&a, "batch=100");
+	if ((rv = cl_run(&g, o, cl_spawn(&g, env, &a))) != 0) {
+		snprintf(why, len, "drain:%.900s", g.err);
+		return (-1);
+	}
+	if (cl_check_tally(g.procs[0].line, o->rtt + cl_warmup(o), why,
+	        len) != 0) {
+		return (-1);
+	}
+	return (cl_print(bc, line, why, len));
+}
+
+static int
+cl_ping(const bench_env *env, const bench_opts *o, bench_case *bc, int idx,
+    char *why, size_t len)
+{
+	bench_group g;
+	bench_args  a;
+	uint64_t    n = o->rtt / 2 ? o->rtt / 2 : 1; /* 4 round trips each */
+	int         rv;
+
+	if (bench_group_init(&g) != 0) {
+		return (-1);
+	}
+	cl_args(&a, o, "ipcq.pong", env->url, idx, n);
+	rv = cl_spawn(&g, env, &a);
+	cl_args(&a, o, "ipcq.ping", env->url, idx, n);
+	rv = rv != 0 ? rv : cl_spawn(&g, env, &a);
+	if ((rv = cl_run(&g, o, rv)) != 0) {
+		snprintf(why, len, "%s", g.err);
+		return (-1);
+	}
+	if (cl_check_tally(g.procs[0].line, n + cl_warmup(o), why, len) != 0) {
+		return (-1);
+	}
+	return (cl_print(bc, g.procs[1].line, why, len));
+}
+
+int
+bench_run_lat(const bench_env *env, const bench_opts *o, bench_case *bc,
+    int idx)
+{
+	char why[BENCH_LINE_MAX] = "";
+	int  rv;
+
+	switch (bc->kind) {
+	case BENCH_NNG_RTT:
+		rv = cl_reqrep(env, o, bc, idx, why, sizeof(why));
+		break;
+	case BENCH_IPCQ_SEND:
+		rv = cl_send(env, o, bc, idx, why, sizeof(why));
+		break;
+	default:
+		rv = cl_ping(env, o, bc, idx, why, sizeof(why));
+		break;
+	}
+	if (rv != 0) {
+		printf("case=%s size=%zu FAIL reason=%s\n", bc->name, bc->size,
+		    why[0] != '\0' ? why : "setup");
+	}
+	return (rv);
+}

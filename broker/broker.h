@@ -1,0 +1,87 @@
+/*
+ * The broker: configuration, the one broker lock, the queue registry,
+ * sessions, and the nng socket with its listeners. No global state: a
+ * test can run several brokers in one process.
+ *
+ * Lock order: broker->mtx, then server->mtx (server.h). The broker lock
+ * guards every queue, handle, session and parked waiter and the
+ * completion list; it is never held while sending on nng (completions
+ * are flushed by ipcqd_broker_unlock after the mutex is released). The
+ * nng calls made under it are arming and cancelling a parked request's
+ * timer: nng runs aio callbacks on its task threads, never inside those
+ * calls, so they cannot re-enter the lock.
+ */
+#ifndef IPCQD_BROKER_H
+#define IPCQD_BROKER_H
+
+#include <nng/nng.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "idmap.h"
+#include "list.h"
+#include "queue.h"
+
+#define IPCQD_MAX_LISTEN 16
+
+typedef struct ipcqd_config {
+	const char *listen[IPCQD_MAX_LISTEN]; /* URLs; none: the default */
+	int         nlisten;
+	size_t      max_frame;     /* NNG_OPT_RECVMAXSZ per listener */
+	int         recv_contexts; /* contexts kept receiving */
+	int         max_parked;    /* parked requests before EBUSY */
+	int         socket_mode;   /* ipc:// socket file mode */
+} ipcqd_config;
+
+void ipcqd_config_init(ipcqd_config *cfg);
+
+typedef struct ipcqd_server ipcqd_server;
+
+typedef struct ipcqd_broker {
+	pthread_mutex_t mtx;
+	ipcqd_config    cfg;
+	ipcqd_list      queues;   /* ipcqd_queue.node, creation order */
+	uint32_t        nqueues;
+	ipcqd_idmap     handles;  /* handle id -> ipcqd_handle */
+	ipcqd_idmap     sessions; /* pipe id -> ipcqd_session */
+	uint64_t        epoch;    /* high bits of every handle id */
+	uint64_t        next_handle;
+	ipcqd_list      done;     /* completed contexts to send */
+	ipcqd_server   *srv;
+	nng_socket      sock;
+	nng_listener    listeners[IPCQD_MAX_LISTEN];
+	char           *urls[IPCQD_MAX_LISTEN]; /* as listening */
+	char           *ipc_paths[IPCQD_MAX_LISTEN]; /* to unlink */
+	int             nlisteners;
+	int             started;
+} ipcqd_broker;
+
+/* Start results beyond ipcq errors. */
+#define IPCQD_START_ADDRINUSE 1001 /* another broker serves an address */
+#define IPCQD_START_FAILED    1002 /* could not listen (message in err) */
+
+int  ipcqd_broker_new(ipcqd_broker **bp, const ipcqd_config *cfg);
+/* Listen on every configured address and start serving. On failure
+ * returns IPCQD_START_* with a message in err. */
+int  ipcqd_broker_start(ipcqd_broker *b, char *err, size_t errlen);
+/* Stop serving: close the socket, complete parked requests, remove the
+ * ipc socket files. Idempotent. */
+void ipcqd_broker_stop(ipcqd_broker *b);
+void ipcqd_broker_free(ipcqd_broker *b);
+
+void ipcqd_broker_lock(ipcqd_broker *b);
+/* Unlock, then send every reply completed while the lock was held. */
+void ipcqd_broker_unlock(ipcqd_broker *b);
+
+/* Registry (broker lock held). */
+ipcqd_queue *ipcqd_broker_find_queue(ipcqd_broker *b, const char *name);
+int          ipcqd_broker_add_queue(ipcqd_broker *b, const char *name,
+             const ipcqd_queue_opts *o, ipcqd_queue **qp);
+void         ipcqd_broker_delete_queue(ipcqd_broker *b, ipcqd_queue *q);
+
+/* listen.c: resolve, check and prepare one address; see there. */
+int ipcqd_listen_prepare(const char *url, char *err, size_t errlen);
+int ipcqd_listen_default_url(char *buf, size_t len);
+
+#endif

@@ -1,0 +1,217 @@
+/*
+ * Handlers for moving messages: send, recv, ack. Send and recv park when
+ * they must wait; their waiter's done() encodes the reply under the
+ * broker lock and hands the context to ipcqd_complete.
+ */
+#include <stdlib.h>
+
+#include "handlers.h"
+#include "ipcq.h"
+#include "log.h"
+
+static int
+hd_reply_send(ipcqd_ctx *cx, int status, size_t accepted)
+{
+	Ipcq__V1__Reply     rep = IPCQ__V1__REPLY__INIT;
+	Ipcq__V1__SendReply srp = IPCQ__V1__SEND_REPLY__INIT;
+
+	rep.status    = (Ipcq__V1__Status) status;
+	srp.accepted  = (uint32_t) accepted;
+	rep.body_case = IPCQ__V1__REPLY__BODY_SEND;
+	rep.send      = &srp;
+	if (status != 0) {
+		rep.message = (char *) ipcq_strerror(status);
+	}
+	return ipcqd_reply(cx, &rep);
+}
+
+/* Encode a RecvReply holding recs (their payloads are copied into the
+ * reply, so auto-acked records may be released right after). */
+static int
+hd_reply_deliveries(ipcqd_ctx *cx, ipcqd_rec **recs, size_t n)
+{
+	Ipcq__V1__Reply      rep = IPCQ__V1__REPLY__INIT;
+	Ipcq__V1__RecvReply  rrp = IPCQ__V1__RECV_REPLY__INIT;
+	Ipcq__V1__Delivery  *dels;
+	Ipcq__V1__Delivery **ptrs;
+
+	dels = malloc(n * sizeof(*dels));
+	ptrs = malloc(n * sizeof(*ptrs));
+	if (dels == NULL || ptrs == NULL) {
+		free(dels);
+		free(ptrs);
+		/* The records stay accounted (leased or acked): the caller's
+		 * path releases or redelivers them as usual. */
+		return ipcqd_reply_error(cx, IPCQ_ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < n; i++) {
+		Ipcq__V1__Delivery d = IPCQ__V1__DELIVERY__INIT;
+		d.id                 = recs[i]->lease_id;
+		d.payload.data       = recs[i]->data;
+		d.payload.len        = recs[i]->len;
+		d.delivery_count     = recs[i]->deliveries;
+		d.redelivered        = recs[i]->deliveries > 1;
+		dels[i]              = d;
+		ptrs[i]              = &dels[i];
+	}
+	rrp.n_messages = n;
+	rrp.messages   = ptrs;
+	rep.body_case  = IPCQ__V1__REPLY__BODY_RECV;
+	rep.recv       = &rrp;
+	ipcqd_reply(cx, &rep);
+	free(dels);
+	free(ptrs);
+	return IPCQD_REPLIED;
+}
+
+static int
+hd_reply_recv_status(ipcqd_ctx *cx, int status)
+{
+	return ipcqd_reply_error(cx, status, "%s", ipcq_strerror(status));
+}
+
+static void
+hd_send_done(ipcqd_waiter *w, int status, ipcqd_rec **recs, size_t n)
+{
+	ipcqd_ctx *cx = IPCQD_CONTAINER(w, ipcqd_ctx, w);
+
+	hd_reply_send(cx, status, w->accepted);
+	ipcqd_complete(cx);
+}
+
+static void
+hd_recv_done(ipcqd_waiter *w, int status, ipcqd_rec **recs, size_t n)
+{
+	ipcqd_ctx *cx = IPCQD_CONTAINER(w, ipcqd_ctx, w);
+
+	if (n > 0) {
+		hd_reply_deliveries(cx, recs, n);
+	} else {
+		hd_reply_recv_status(cx, status);
+	}
+	ipcqd_complete(cx);
+}
+
+/* Park cx's waiter on h's queue; an error status if it cannot wait. */
+static int
+hd_park(ipcqd_ctx *cx, ipcqd_handle *h, int timeout_ms)
+{
+	int rv;
+
+	if (timeout_ms == 0) {
+		return IPCQ_ETIMEDOUT;
+	}
+	if ((rv = ipcqd_park(cx, timeout_ms < 0 ? -1 : timeout_ms)) != 0) {
+		ipcqd_warn("too many parked requests (%d)",
+		    cx->srv->b->cfg.max_parked);
+		return rv;
+	}
+	cx->w.h = h;
+	ipcqd_queue_park(h->q, &cx->w);
+	return IPCQD_PARKED;
+}
+
+/* Send: SendRequest -> SendReply{accepted} (may park) */
+int
+ipcqd_h_send(ipcqd_broker *b, ipcqd_ctx *cx, const Ipcq__V1__Request *req)
+{
+	const Ipcq__V1__SendRequest *sr = req->send;
+	ipcqd_handle                *h;
+	size_t                       accepted = 0;
+	int                          result   = IPCQD_REPLIED, rv;
+
+	if (sr->n_payloads > 0) {
+		cx->payloads = malloc(sr->n_payloads * sizeof(*cx->payloads));
+		if (cx->payloads == NULL) {
+			return hd_reply_send(cx, IPCQ_ENOMEM, 0);
+		}
+	}
+	for (size_t i = 0; i < sr->n_payloads; i++) {
+		cx->payloads[i].data = sr->payloads[i].data;
+		cx->payloads[i].len  = sr->payloads[i].len;
+	}
+	ipcqd_broker_lock(b);
+	if ((h = ipcqd_h_lookup(b, cx, sr->handle, &result)) == NULL) {
+		ipcqd_broker_unlock(b);
+		return result;
+	}
+	rv = ipcqd_queue_send(h->q, h, cx->payloads, sr->n_payloads, &accepted);
+	if (rv == IPCQD_WOULD_BLOCK) {
+		cx->w.kind      = IPCQD_WAIT_SEND;
+		cx->w.done      = hd_send_done;
+		cx->w.payloads  = cx->payloads;
+		cx->w.npayloads = sr->n_payloads;
+		cx->w.accepted  = accepted;
+		rv              = hd_park(cx, h, sr->timeout_ms);
+	}
+	if (rv != IPCQD_PARKED) {
+		result = hd_reply_send(cx, rv, accepted);
+	} else {
+		result = IPCQD_PARKED;
+	}
+	ipcqd_broker_unlock(b);
+	return result;
+}
+
+/* Recv: RecvRequest -> RecvReply{messages} or EOF/EABANDONED/ETIMEDOUT
+ * (may park) */
+int
+ipcqd_h_recv(ipcqd_broker *b, ipcqd_ctx *cx, const Ipcq__V1__Request *req)
+{
+	const Ipcq__V1__RecvRequest *rr = req->recv;
+	ipcqd_rec                   *recs[IPCQD_RECV_MAX];
+	ipcqd_handle                *h;
+	size_t                       n;
+	int                          result = IPCQD_REPLIED, st = 0;
+
+	ipcqd_broker_lock(b);
+	if ((h = ipcqd_h_lookup(b, cx, rr->handle, &result)) == NULL) {
+		ipcqd_broker_unlock(b);
+		return result;
+	}
+	n = ipcqd_queue_take(h->q, h, rr->max_messages, recs, &st);
+	if (n > 0) {
+		result = hd_reply_deliveries(cx, recs, n);
+		if (h->ack_mode != IPCQ_ACK_EXPLICIT) {
+			ipcqd_queue_release(h->q, recs, n);
+		}
+	} else {
+		if (st == IPCQD_WOULD_BLOCK) {
+			cx->w.kind = IPCQD_WAIT_RECV;
+			cx->w.done = hd_recv_done;
+			cx->w.max  = rr->max_messages;
+			st         = hd_park(cx, h, rr->timeout_ms);
+		}
+		result = st == IPCQD_PARKED ? IPCQD_PARKED
+		                            : hd_reply_recv_status(cx, st);
+	}
+	ipcqd_broker_unlock(b);
+	return result;
+}
+
+/* Ack: AckRequest -> AckReply{acked} (ENOLEASE if any id was unknown) */
+int
+ipcqd_h_ack(ipcqd_broker *b, ipcqd_ctx *cx, const Ipcq__V1__Request *req)
+{
+	const Ipcq__V1__AckRequest *ar  = req->ack;
+	Ipcq__V1__Reply             rep = IPCQ__V1__REPLY__INIT;
+	Ipcq__V1__AckReply          arp = IPCQ__V1__ACK_REPLY__INIT;
+	ipcqd_handle               *h;
+	size_t                      done   = 0;
+	int                         result = IPCQD_REPLIED, rv;
+
+	ipcqd_broker_lock(b);
+	if ((h = ipcqd_h_lookup(b, cx, ar->handle, &result)) != NULL) {
+		rv = ipcqd_queue_ack(h->q, h, ar->ids, ar->n_ids, ar->requeue,
+		    &done);
+		rep.status    = (Ipcq__V1__Status) rv;
+		rep.message   = rv != 0 ? (char *) ipcq_strerror(rv)
+		                        : (char *) protobuf_c_empty_string;
+		arp.acked     = (uint32_t) done;
+		rep.body_case = IPCQ__V1__REPLY__BODY_ACK;
+		rep.ack       = &arp;
+		result        = ipcqd_reply(cx, &rep);
+	}
+	ipcqd_broker_unlock(b);
+	return result;
+}

@@ -1,0 +1,231 @@
+/*
+ * Handlers for a queue's lifecycle: open, detach, end, close.
+ */
+#include <string.h>
+
+#include "handlers.h"
+#include "ipcq.h"
+#include "log.h"
+#include "session.h"
+
+ipcqd_handle *
+ipcqd_h_lookup(ipcqd_broker *b, ipcqd_ctx *cx, uint64_t id, int *result)
+{
+	ipcqd_handle *h = ipcqd_handle_find(b, cx->pipe_id, id);
+
+	if (h == NULL) {
+		*result = ipcqd_reply_error(cx, IPCQ_EBADHANDLE,
+		    "unknown handle %llu on this connection",
+		    (unsigned long long) id);
+		return NULL;
+	}
+	if (h->q == NULL) {
+		*result = ipcqd_reply_error(cx, IPCQ_EDELETED,
+		    "the queue of handle %llu was deleted",
+		    (unsigned long long) id);
+		return NULL;
+	}
+	return h;
+}
+
+int
+ipcqd_h_check_name(ipcqd_ctx *cx, const char *name)
+{
+	if (!ipcqi_name_valid(name)) {
+		ipcqd_reply_error(cx, IPCQ_EBADNAME,
+		    "invalid queue name: names match "
+		    "[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
+		return -1;
+	}
+	return 0;
+}
+
+int
+ipcqd_reply_status(ipcqd_ctx *cx, int status)
+{
+	Ipcq__V1__Reply rep = IPCQ__V1__REPLY__INIT;
+
+	rep.status = (Ipcq__V1__Status) status;
+	return ipcqd_reply(cx, &rep);
+}
+
+static void
+hq_opts_from_wire(ipcqd_queue_opts *o, const Ipcq__V1__QueueOptions *w)
+{
+	memset(o, 0, sizeof(*o));
+	if (w != NULL) {
+		o->max_messages       = w->max_messages;
+		o->max_bytes          = w->max_bytes;
+		o->max_message_bytes  = w->max_message_bytes;
+		o->full_policy        = (int) w->full_policy;
+		o->expected_producers = w->expected_producers;
+	}
+}
+
+static void
+hq_opts_to_wire(Ipcq__V1__QueueOptions *w, const ipcqd_queue_opts *o)
+{
+	w->max_messages       = o->max_messages;
+	w->max_bytes          = o->max_bytes;
+	w->max_message_bytes  = o->max_message_bytes;
+	w->full_policy        = (Ipcq__V1__FullPolicy) o->full_policy;
+	w->expected_producers = o->expected_producers;
+}
+
+/* A declared option must equal the existing queue's (0 = don't care). */
+static bool
+hq_opts_match(const ipcqd_queue_opts *have, const Ipcq__V1__QueueOptions *w)
+{
+	if (w == NULL) {
+		return true;
+	}
+	return (w->max_messages == 0 || w->max_messages == have->max_messages) &&
+	    (w->max_bytes == 0 || w->max_bytes == have->max_bytes) &&
+	    (w->max_message_bytes == 0 ||
+	        w->max_message_bytes == have->max_message_bytes) &&
+	    (int) w->full_policy == have->full_policy &&
+	    w->expected_producers == have->expected_producers;
+}
+
+/* Find or create the queue; an error reply and NULL on failure. */
+static ipcqd_queue *
+hq_get_queue(ipcqd_broker *b, ipcqd_ctx *cx, const Ipcq__V1__OpenRequest *o,
+    int *result)
+{
+	ipcqd_queue     *q = ipcqd_broker_find_queue(b, o->queue);
+	ipcqd_queue_opts opts;
+	int              rv;
+
+	if (q != NULL) {
+		if (o->declare && !hq_opts_match(&q->opts, o->options)) {
+			*result = ipcqd_reply_error(cx, IPCQ_EEXIST,
+			    "queue %s exists with different options", q->name);
+			return NULL;
+		}
+		return q;
+	}
+	hq_opts_from_wire(&opts, o->options);
+	if (ipcqd_queue_opts_normalize(&opts) != 0) {
+		*result = ipcqd_reply_error(cx, IPCQ_EINVAL,
+		    "invalid queue options (max_message_bytes at most %u, "
+		    "full_policy 0..2)", IPCQI_MAX_MESSAGE_BYTES);
+		return NULL;
+	}
+	if ((rv = ipcqd_broker_add_queue(b, o->queue, &opts, &q)) != 0) {
+		*result = ipcqd_reply_error(cx, rv, "cannot create queue");
+		return NULL;
+	}
+	return q;
+}
+
+/* Open: OpenRequest -> OpenReply{handle, options} */
+int
+ipcqd_h_open(ipcqd_broker *b, ipcqd_ctx *cx, const Ipcq__V1__Request *req)
+{
+	const Ipcq__V1__OpenRequest *o   = req->open;
+	Ipcq__V1__Reply              rep = IPCQ__V1__REPLY__INIT;
+	Ipcq__V1__OpenReply          orp = IPCQ__V1__OPEN_REPLY__INIT;
+	Ipcq__V1__QueueOptions       wo  = IPCQ__V1__QUEUE_OPTIONS__INIT;
+	ipcqd_session               *s;
+	ipcqd_queue                 *q;
+	ipcqd_handle                *h;
+	int                          result = IPCQD_REPLIED, rv;
+
+	if (ipcqd_h_check_name(cx, o->queue) != 0) {
+		return IPCQD_REPLIED;
+	}
+	if (o->roles > (IPCQ_ROLE_PRODUCER | IPCQ_ROLE_CONSUMER) ||
+	    ((int) o->ack_mode != IPCQ_ACK_AUTO &&
+	        (int) o->ack_mode != IPCQ_ACK_EXPLICIT)) {
+		return ipcqd_reply_error(cx, IPCQ_EINVAL,
+		    "invalid roles (%u) or ack_mode (%d)", o->roles,
+		    (int) o->ack_mode);
+	}
+	ipcqd_broker_lock(b);
+	if ((s = ipcqd_session_find(b, cx->pipe_id)) == NULL) {
+		result = ipcqd_reply_error(cx, IPCQ_ECONNLOST,
+		    "connection is closing");
+	} else if ((q = hq_get_queue(b, cx, o, &result)) != NULL) {
+		rv = ipcqd_handle_new(b, s, q, (int) o->roles,
+		    (int) o->ack_mode, &h);
+		if (rv != 0) {
+			result = ipcqd_reply_error(cx, rv, "cannot open handle");
+		} else {
+			hq_opts_to_wire(&wo, &q->opts);
+			orp.handle    = h->id;
+			orp.options   = &wo;
+			rep.body_case = IPCQ__V1__REPLY__BODY_OPEN;
+			rep.open      = &orp;
+			result        = ipcqd_reply(cx, &rep);
+		}
+	}
+	ipcqd_broker_unlock(b);
+	return result;
+}
+
+/* Detach: DetachRequest -> DetachReply */
+int
+ipcqd_h_detach(ipcqd_broker *b, ipcqd_ctx *cx, const Ipcq__V1__Request *req)
+{
+	ipcqd_handle *h;
+	int           result;
+
+	ipcqd_broker_lock(b);
+	h = ipcqd_handle_find(b, cx->pipe_id, req->detach->handle);
+	if (h == NULL) {
+		result = ipcqd_reply_error(cx, IPCQ_EBADHANDLE,
+		    "unknown handle");
+	} else {
+		ipcqd_handle_free(b, h, IPCQ_EBADHANDLE);
+		result = ipcqd_reply_status(cx, IPCQ_OK);
+	}
+	ipcqd_broker_unlock(b);
+	return result;
+}
+
+/* End: EndRequest -> EndReply{queue_ended} */
+int
+ipcqd_h_end(ipcqd_broker *b, ipcqd_ctx *cx, const Ipcq__V1__Request *req)
+{
+	Ipcq__V1__Reply    rep = IPCQ__V1__REPLY__INIT;
+	Ipcq__V1__EndReply erp = IPCQ__V1__END_REPLY__INIT;
+	ipcqd_handle      *h;
+	int                result = IPCQD_REPLIED;
+	bool               ended;
+
+	ipcqd_broker_lock(b);
+	if ((h = ipcqd_h_lookup(b, cx, req->end->handle, &result)) != NULL) {
+		ipcqd_queue_end_producer(h->q, h, &ended);
+		if (ended) {
+			ipcqd_debug("queue %s ended", h->q->name);
+		}
+		erp.queue_ended = ended;
+		rep.body_case   = IPCQ__V1__REPLY__BODY_END;
+		rep.end         = &erp;
+		result          = ipcqd_reply(cx, &rep);
+	}
+	ipcqd_broker_unlock(b);
+	return result;
+}
+
+/* Close: CloseRequest -> CloseReply */
+int
+ipcqd_h_close(ipcqd_broker *b, ipcqd_ctx *cx, const Ipcq__V1__Request *req)
+{
+	ipcqd_queue *q;
+	int          result;
+
+	if (ipcqd_h_check_name(cx, req->close->queue) != 0) {
+		return IPCQD_REPLIED;
+	}
+	ipcqd_broker_lock(b);
+	if ((q = ipcqd_broker_find_queue(b, req->close->queue)) == NULL) {
+		result = ipcqd_reply_error(cx, IPCQ_ENOTFOUND,
+		    "no queue named %s", req->close->queue);
+	} else {
+		ipcqd_queue_close(q);
+		result = ipcqd_reply_status(cx, IPCQ_OK);
+	}
+	ipcqd_broker_unlock(b);
+	return result;
+}

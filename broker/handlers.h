@@ -1,0 +1,43 @@
+/*
+ * Request handlers, one per Request body (dispatch.c holds the table).
+ * Each is called without the broker lock, takes it as needed, and
+ * returns IPCQD_REPLIED (cx->reply set) or IPCQD_PARKED.
+ */
+#ifndef IPCQD_HANDLERS_H
+#define IPCQD_HANDLERS_H
+
+#include "broker.h"
+#include "ipcq.pb-c.h"
+#include "server.h"
+
+typedef int (*ipcqd_handler_fn)(ipcqd_broker *b, ipcqd_ctx *cx,
+    const Ipcq__V1__Request *req);
+
+/* h_queue.c */
+int ipcqd_h_open(ipcqd_broker *b, ipcqd_ctx *cx, const Ipcq__V1__Request *req);
+int ipcqd_h_detach(ipcqd_broker *b, ipcqd_ctx *cx, const Ipcq__V1__Request *req);
+int ipcqd_h_end(ipcqd_broker *b, ipcqd_ctx *cx, const Ipcq__V1__Request *req);
+int ipcqd_h_close(ipcqd_broker *b, ipcqd_ctx *cx, const Ipcq__V1__Request *req);
+/* h_data.c */
+int ipcqd_h_send(ipcqd_broker *b, ipcqd_ctx *cx, const Ipcq__V1__Request *req);
+int ipcqd_h_recv(ipcqd_broker *b, ipcqd_ctx *cx, const Ipcq__V1__Request *req);
+int ipcqd_h_ack(ipcqd_broker *b, ipcqd_ctx *cx, const Ipcq__V1__Request *req);
+/* h_admin.c */
+int ipcqd_h_stats(ipcqd_broker *b, ipcqd_ctx *cx, const Ipcq__V1__Request *req);
+int ipcqd_h_list(ipcqd_broker *b, ipcqd_ctx *cx, const Ipcq__V1__Request *req);
+int ipcqd_h_purge(ipcqd_broker *b, ipcqd_ctx *cx, const Ipcq__V1__Request *req);
+int ipcqd_h_delete(ipcqd_broker *b, ipcqd_ctx *cx, const Ipcq__V1__Request *req);
+
+/* Shared by handlers (broker lock held): the caller's handle, or an
+ * error reply (EBADHANDLE, EDELETED) and NULL. */
+ipcqd_handle *ipcqd_h_lookup(ipcqd_broker *b, ipcqd_ctx *cx, uint64_t id,
+    int *result);
+
+/* Check a queue name from the wire; on failure an EBADNAME reply. */
+int ipcqd_h_check_name(ipcqd_ctx *cx, const char *name);
+
+/* Shared: a status-only reply of the given body case, e.g. for
+ * CloseReply. */
+int ipcqd_reply_status(ipcqd_ctx *cx, int status);
+
+#endif

@@ -1,0 +1,211 @@
+/*
+ * ipcqd: parse the command line, run a broker until SIGTERM/SIGINT.
+ *
+ * Exit codes (docs/broker.md):
+ *   0  clean shutdown after SIGTERM or SIGINT
+ *   1  runtime error (cannot listen, out of memory, ...)
+ *   2  usage error
+ *   3  address in use: another live broker serves it
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "broker.h"
+#include "ipcq.h"
+#include "log.h"
+
+enum {
+	EXIT_CLEAN     = 0,
+	EXIT_RUNTIME   = 1,
+	EXIT_USAGE     = 2,
+	EXIT_ADDRINUSE = 3,
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: ipcqd [options]\n"
+	    "  -l, --listen URL       listen on URL (ipc:///path or "
+	    "tcp://host:port);\n"
+	    "                         repeatable; default $IPCQ_URL or\n"
+	    "                         ipc://$XDG_RUNTIME_DIR/ipcq/ipcqd.sock\n"
+	    "      --ready-fd N       write \"READY\\n\" to fd N once listening\n"
+	    "      --log-level L      error, warn, info (default), debug\n"
+	    "      --max-frame BYTES  largest request accepted (default %u)\n"
+	    "      --contexts N       requests received concurrently "
+	    "(default 8)\n"
+	    "      --max-parked N     blocked requests held at once "
+	    "(default 10000)\n"
+	    "      --socket-mode MODE ipc socket file mode, octal (default "
+	    "0600)\n"
+	    "  -V, --version          print the version\n"
+	    "  -h, --help             this help\n"
+	    "exit codes: 0 clean shutdown, 1 runtime error, 2 usage, "
+	    "3 address in use\n",
+	    IPCQI_DEFAULT_MAX_FRAME);
+}
+
+static int
+parse_long(const char *s, long min, long max, long *out)
+{
+	char *end;
+	long  v;
+
+	errno = 0;
+	v     = strtol(s, &end, 0);
+	if (errno != 0 || end == s || *end != '\0' || v < min || v > max) {
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static int
+parse_args(int argc, char **argv, ipcqd_config *cfg, int *ready_fd)
+{
+	static const struct option opts[] = {
+		{ "listen", required_argument, NULL, 'l' },
+		{ "ready-fd", required_argument, NULL, 'r' },
+		{ "log-level", required_argument, NULL, 'L' },
+		{ "max-frame", required_argument, NULL, 'F' },
+		{ "contexts", required_argument, NULL, 'C' },
+		{ "max-parked", required_argument, NULL, 'P' },
+		{ "socket-mode", required_argument, NULL, 'M' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	long v;
+	int  c, lvl;
+
+	while ((c = getopt_long(argc, argv, "l:Vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'l':
+			if (cfg->nlisten == IPCQD_MAX_LISTEN) {
+				fprintf(stderr, "ipcqd: at most %d --listen\n",
+				    IPCQD_MAX_LISTEN);
+				return -1;
+			}
+			cfg->listen[cfg->nlisten++] = optarg;
+			break;
+		case 'r':
+			if (parse_long(optarg, 0, 65535, &v) != 0) {
+				goto bad;
+			}
+			*ready_fd = (int) v;
+			break;
+		case 'L':
+			if ((lvl = ipcqd_log_parse_level(optarg)) < 0) {
+				goto bad;
+			}
+			ipcqd_log_set_level((ipcqd_log_level) lvl);
+			break;
+		case 'F':
+			if (parse_long(optarg, 1024, 1L << 30, &v) != 0) {
+				goto bad;
+			}
+			cfg->max_frame = (size_t) v;
+			break;
+		case 'C':
+			if (parse_long(optarg, 1, 1024, &v) != 0) {
+				goto bad;
+			}
+			cfg->recv_contexts = (int) v;
+			break;
+		case 'P':
+			if (parse_long(optarg, 1, 1000000, &v) != 0) {
+				goto bad;
+			}
+			cfg->max_parked = (int) v;
+			break;
+		case 'M':
+			errno = 0;
+			v     = strtol(optarg, NULL, 8);
+			if (errno != 0 || v <= 0 || v > 0777) {
+				goto bad;
+			}
+			cfg->socket_mode = (int) v;
+			break;
+		case 'V':
+			printf("ipcqd %d.%d.%d (protocol %d)\n", IPCQ_VERSION_MAJOR,
+			    IPCQ_VERSION_MINOR, IPCQ_VERSION_PATCH,
+			    IPCQ_PROTOCOL_VERSION);
+			exit(EXIT_CLEAN);
+		case 'h':
+			usage(stdout);
+			exit(EXIT_CLEAN);
+		default:
+			usage(stderr);
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "ipcqd: unexpected argument '%s'\n", argv[optind]);
+		return -1;
+	}
+	return 0;
+bad:
+	fprintf(stderr, "ipcqd: invalid option value '%s'\n", optarg);
+	return -1;
+}
+
+static void
+signal_ready(int fd)
+{
+	static const char msg[] = "READY\n";
+
+	if (fd < 0) {
+		return;
+	}
+	if (write(fd, msg, sizeof(msg) - 1) != (ssize_t) sizeof(msg) - 1) {
+		ipcqd_warn("cannot write to --ready-fd %d: %s", fd,
+		    strerror(errno));
+	}
+	close(fd);
+}
+
+int
+main(int argc, char **argv)
+{
+	ipcqd_config  cfg;
+	ipcqd_broker *b;
+	sigset_t      set;
+	char          err[512] = "";
+	int           ready_fd = -1, sig = 0, rv;
+
+	ipcqd_config_init(&cfg);
+	if (parse_args(argc, argv, &cfg, &ready_fd) != 0) {
+		return EXIT_USAGE;
+	}
+	/* Block the stop signals before nng starts its threads, so that
+	 * they inherit the mask and only sigwait below sees them. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (ipcqd_broker_new(&b, &cfg) != 0) {
+		fprintf(stderr, "ipcqd: out of memory\n");
+		return EXIT_RUNTIME;
+	}
+	if ((rv = ipcqd_broker_start(b, err, sizeof(err))) != 0) {
+		ipcqd_error("%s", err[0] ? err : ipcq_strerror(rv));
+		ipcqd_broker_free(b);
+		return rv == IPCQD_START_ADDRINUSE ? EXIT_ADDRINUSE : EXIT_RUNTIME;
+	}
+	ipcqd_info("ready (pid %d)", (int) getpid());
+	signal_ready(ready_fd);
+	while (sigwait(&set, &sig) != 0) {
+	}
+	ipcqd_info("%s: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	ipcqd_broker_free(b);
+	ipcqd_info("stopped");
+	return EXIT_CLEAN;
+}

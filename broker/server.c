@@ -1,0 +1,322 @@
+/*
+ * The context pool and each context's state machine (see server.h).
+ */
+#include "server.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "ipcq.h"
+#include "log.h"
+
+static void sv_recycle(ipcqd_ctx *cx);
+static void sv_recv_cb(void *arg);
+static void sv_send_cb(void *arg);
+static void sv_timer_cb(void *arg);
+
+static ipcqd_ctx *
+sv_ctx_new(ipcqd_server *srv)
+{
+	ipcqd_ctx *cx = calloc(1, sizeof(*cx));
+
+	if (cx == NULL) {
+		return NULL;
+	}
+	cx->srv = srv;
+	if (nng_aio_alloc(&cx->aio, sv_recv_cb, cx) != 0 ||
+	    nng_aio_alloc(&cx->send_aio, sv_send_cb, cx) != 0 ||
+	    nng_aio_alloc(&cx->timer, sv_timer_cb, cx) != 0 ||
+	    nng_ctx_open(&cx->ctx, srv->b->sock) != 0) {
+		nng_aio_free(cx->aio);
+		nng_aio_free(cx->send_aio);
+		nng_aio_free(cx->timer);
+		free(cx);
+		return NULL;
+	}
+	ipcqd_node_init(&cx->all);
+	ipcqd_node_init(&cx->idle);
+	ipcqd_node_init(&cx->done);
+	ipcqd_node_init(&cx->w.node);
+	return cx;
+}
+
+static void
+sv_start_recv(ipcqd_ctx *cx)
+{
+	nng_ctx_recv(cx->ctx, cx->aio);
+}
+
+/* Keep recv_contexts contexts receiving. Called without the broker
+ * lock; nng calls are made after the server lock is released. */
+static void
+sv_top_up(ipcqd_server *srv)
+{
+	ipcqd_ctx *start[64];
+	int        n = 0;
+
+	pthread_mutex_lock(&srv->mtx);
+	while (!srv->stopping && srv->receiving < srv->b->cfg.recv_contexts &&
+	    n < 64) {
+		ipcqd_node *in = ipcqd_list_pop_front(&srv->idle);
+		ipcqd_ctx  *cx;
+		if (in != NULL) {
+			cx = IPCQD_CONTAINER(in, ipcqd_ctx, idle);
+		} else if ((cx = sv_ctx_new(srv)) != NULL) {
+			ipcqd_list_push_back(&srv->all, &cx->all);
+		} else {
+			ipcqd_error("out of memory for a server context");
+			break;
+		}
+		srv->receiving++;
+		start[n++] = cx;
+	}
+	pthread_mutex_unlock(&srv->mtx);
+	for (int i = 0; i < n; i++) {
+		sv_start_recv(start[i]);
+	}
+}
+
+int
+ipcqd_server_start(ipcqd_server **sp, ipcqd_broker *b)
+{
+	ipcqd_server *srv = calloc(1, sizeof(*srv));
+
+	if (srv == NULL) {
+		return IPCQ_ENOMEM;
+	}
+	srv->b = b;
+	pthread_mutex_init(&srv->mtx, NULL);
+	ipcqd_list_init(&srv->all);
+	ipcqd_list_init(&srv->idle);
+	*sp = srv;
+	sv_top_up(srv);
+	return srv->receiving > 0 ? 0 : IPCQ_ENOMEM;
+}
+
+void
+ipcqd_server_free(ipcqd_server *srv)
+{
+	ipcqd_node *n;
+
+	if (srv == NULL) {
+		return;
+	}
+	pthread_mutex_lock(&srv->mtx);
+	srv->stopping = true;
+	pthread_mutex_unlock(&srv->mtx);
+	/* The socket is closed: every receive fails, and the timers of
+	 * parked requests fire (stopping them runs their callbacks, which
+	 * claim the waiter and try to send, which fails). Stop the timers
+	 * first so that their sends have finished before we stop the aio. */
+	for (n = srv->all.next; n != &srv->all; n = n->next) {
+		ipcqd_ctx *cx = IPCQD_CONTAINER(n, ipcqd_ctx, all);
+		nng_aio_stop(cx->timer);
+	}
+	for (n = srv->all.next; n != &srv->all; n = n->next) {
+		ipcqd_ctx *cx = IPCQD_CONTAINER(n, ipcqd_ctx, all);
+		nng_aio_stop(cx->aio);
+		nng_aio_stop(cx->send_aio);
+	}
+	while ((n = ipcqd_list_pop_front(&srv->all)) != NULL) {
+		ipcqd_ctx *cx = IPCQD_CONTAINER(n, ipcqd_ctx, all);
+		nng_aio_free(cx->timer);
+		nng_aio_free(cx->aio);
+		nng_aio_free(cx->send_aio);
+		nng_ctx_close(cx->ctx);
+		/* A request still parked without deadline: its waiter was
+		 * freed with its queue; free what the context holds. */
+		nng_msg_free(cx->reply);
+		ipcqd_request_free(cx);
+		free(cx);
+	}
+	pthread_mutex_destroy(&srv->mtx);
+	free(srv);
+}
+
+static void
+sv_send(ipcqd_ctx *cx)
+{
+	nng_msg *m = cx->reply;
+
+	cx->reply = NULL;
+	ipcqd_request_free(cx);
+	if (m == NULL) {
+		/* Could not even encode an error (out of memory): the
+		 * client times out; go back to serving. */
+		sv_recycle(cx);
+		return;
+	}
+	nng_aio_set_msg(cx->send_aio, m);
+	nng_ctx_send(cx->ctx, cx->send_aio);
+}
+
+static void
+sv_recv_cb(void *arg)
+{
+	ipcqd_ctx    *cx  = arg;
+	ipcqd_server *srv = cx->srv;
+	nng_msg      *msg;
+	int           rv;
+
+	if ((rv = nng_aio_result(cx->aio)) != 0) {
+		pthread_mutex_lock(&srv->mtx);
+		srv->receiving--;
+		bool stop = srv->stopping || rv == NNG_ECLOSED;
+		pthread_mutex_unlock(&srv->mtx);
+		if (!stop) {
+			ipcqd_warn("receive failed: %s", nng_strerror(rv));
+			sv_top_up(srv);
+		}
+		return;
+	}
+	msg = nng_aio_get_msg(cx->aio);
+	nng_aio_set_msg(cx->aio, NULL);
+	cx->pipe_id = nng_pipe_id(nng_msg_get_pipe(msg));
+
+	pthread_mutex_lock(&srv->mtx);
+	srv->receiving--;
+	pthread_mutex_unlock(&srv->mtx);
+
+	rv = ipcqd_dispatch(srv->b, cx, nng_msg_body(msg), nng_msg_len(msg));
+	nng_msg_free(msg);
+	if (rv == IPCQD_PARKED) {
+		sv_top_up(srv); /* this context is out of the pool a while */
+		return;
+	}
+	sv_send(cx);
+}
+
+static void
+sv_send_cb(void *arg)
+{
+	ipcqd_ctx *cx = arg;
+
+	if (nng_aio_result(cx->send_aio) != 0) {
+		/* The client went away (or we are stopping): drop it. */
+		nng_msg_free(nng_aio_get_msg(cx->send_aio));
+		nng_aio_set_msg(cx->send_aio, NULL);
+	}
+	sv_recycle(cx);
+}
+
+/* A reply went out: receive again if the pool is short, else rest. */
+static void
+sv_recycle(ipcqd_ctx *cx)
+{
+	ipcqd_server *srv = cx->srv;
+	bool          recv_again;
+
+	pthread_mutex_lock(&srv->mtx);
+	recv_again = !srv->stopping &&
+	    srv->receiving < srv->b->cfg.recv_contexts;
+	if (recv_again) {
+		srv->receiving++;
+	} else if (!srv->stopping) {
+		ipcqd_list_push_back(&srv->idle, &cx->idle);
+	}
+	pthread_mutex_unlock(&srv->mtx);
+	if (recv_again) {
+		sv_start_recv(cx);
+	}
+}
+
+/*
+ * The deadline of a parked request. Either it is still parked (we claim
+ * it with ETIMEDOUT, and the flush in ipcqd_broker_unlock sends), or
+ * somebody claimed it while the timer ran and left the sending to us
+ * (ipcqd_complete), so that the context is reused only after this
+ * callback: a timer never outlives its request.
+ */
+static void
+sv_timer_cb(void *arg)
+{
+	ipcqd_ctx    *cx = arg;
+	ipcqd_broker *b  = cx->srv->b;
+	bool          send_now;
+
+	ipcqd_broker_lock(b);
+	cx->in_timer = true;
+	send_now     = !ipcqd_queue_cancel(&cx->w, IPCQ_ETIMEDOUT);
+	cx->in_timer    = false;
+	cx->timer_armed = false;
+	ipcqd_broker_unlock(b);
+	if (send_now) {
+		sv_send(cx);
+	}
+}
+
+int
+ipcqd_park(ipcqd_ctx *cx, int timeout_ms)
+{
+	ipcqd_server *srv = cx->srv;
+
+	if (srv->parked >= srv->b->cfg.max_parked) {
+		return IPCQ_EBUSY;
+	}
+	srv->parked++;
+	cx->in_timer        = false;
+	cx->timer_armed     = timeout_ms > 0;
+	if (cx->timer_armed) {
+		/* Under the broker lock (see broker.h): the callback always
+		 * runs later on an nng thread, never inside this call. */
+		nng_sleep_aio((nng_duration) timeout_ms, cx->timer);
+	}
+	return 0;
+}
+
+void
+ipcqd_complete(ipcqd_ctx *cx)
+{
+	cx->srv->parked--;
+	if (cx->timer_armed && !cx->in_timer) {
+		/* The timer callback will find the waiter claimed and send.
+		 * Cancelled under the lock on purpose: while we hold it the
+		 * callback cannot have run, so this cancels this park's
+		 * timer and never a later one of a reused context. */
+		nng_aio_cancel(cx->timer);
+		return;
+	}
+	ipcqd_list_push_back(&cx->srv->b->done, &cx->done);
+}
+
+void
+ipcqd_server_flush(ipcqd_list *done)
+{
+	ipcqd_node *n;
+
+	while ((n = ipcqd_list_pop_front(done)) != NULL) {
+		sv_send(IPCQD_CONTAINER(n, ipcqd_ctx, done));
+	}
+}
+
+int
+ipcqd_reply(ipcqd_ctx *cx, Ipcq__V1__Reply *rep)
+{
+	size_t   sz = ipcq__v1__reply__get_packed_size(rep);
+	nng_msg *m;
+
+	if (nng_msg_alloc(&m, sz) != 0) {
+		ipcqd_error("out of memory for a %zu byte reply", sz);
+		cx->reply = NULL;
+		return IPCQD_REPLIED;
+	}
+	ipcq__v1__reply__pack(rep, nng_msg_body(m));
+	cx->reply = m;
+	return IPCQD_REPLIED;
+}
+
+int
+ipcqd_reply_error(ipcqd_ctx *cx, int status, const char *fmt, ...)
+{
+	Ipcq__V1__Reply rep = IPCQ__V1__REPLY__INIT;
+	char            text[256];
+	va_list         ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	rep.status  = (Ipcq__V1__Status) status;
+	rep.message = text;
+	return ipcqd_reply(cx, &rep);
+}

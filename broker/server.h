@@ -1,0 +1,92 @@
+/*
+ * The asynchronous REP server: a pool of nng contexts, each a small state
+ * machine driven by its aio callback:
+ *
+ *   RECV --request--> dispatch --reply--> SEND --sent--> RECV (or idle)
+ *                         \--must wait--> PARKED --claimed--> SEND
+ *
+ * A parked request holds no thread; its context is out of the receiving
+ * pool, so the server tops the pool up to keep `recv_contexts` receiving
+ * (parked requests never stall other clients). A parked request is
+ * completed exactly once by whoever unlinks its waiter under the broker
+ * lock (queue.h); if it has a deadline timer, the reply is sent from the
+ * timer callback once the timer has been cancelled or has fired, so a
+ * context is never reused while its timer is live.
+ */
+#ifndef IPCQD_SERVER_H
+#define IPCQD_SERVER_H
+
+#include <nng/nng.h>
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "broker.h"
+#include "ipcq.pb-c.h"
+#include "list.h"
+#include "queue.h"
+
+typedef struct ipcqd_ctx {
+	ipcqd_server      *srv;
+	nng_ctx            ctx;
+	nng_aio           *aio;      /* receives requests */
+	nng_aio           *send_aio; /* sends replies */
+	nng_aio           *timer; /* deadline of a parked request */
+	ipcqd_node         all;   /* srv->all (server lock) */
+	ipcqd_node         idle;  /* srv->idle (server lock) */
+	ipcqd_node         done;  /* broker->done (broker lock) */
+	uint32_t           pipe_id;
+	Ipcq__V1__Request *req;      /* the request being served */
+	nng_msg           *reply;    /* encoded reply, ready to send */
+	ipcqd_waiter       w;        /* when parked */
+	ipcqd_payload     *payloads; /* parked send: views into req */
+	/* Broker lock: */
+	bool timer_armed;     /* the timer was started for this park */
+	bool in_timer;        /* the timer callback is the claimer */
+} ipcqd_ctx;
+
+struct ipcqd_server {
+	ipcqd_broker   *b;
+	pthread_mutex_t mtx;
+	ipcqd_list      all;  /* every context */
+	ipcqd_list      idle; /* contexts neither receiving nor busy */
+	int             receiving;
+	int             parked; /* broker lock */
+	bool            stopping;
+};
+
+/* Handler results. */
+#define IPCQD_REPLIED 0 /* cx->reply is set: send it */
+#define IPCQD_PARKED  1 /* the waiter is parked; its claimer replies */
+
+int  ipcqd_server_start(ipcqd_server **sp, ipcqd_broker *b);
+/* After the socket is closed: wait for every callback, free contexts. */
+void ipcqd_server_free(ipcqd_server *srv);
+
+/* Encode rep (status and message filled in by the caller) as cx->reply.
+ * Returns IPCQD_REPLIED. */
+int ipcqd_reply(ipcqd_ctx *cx, Ipcq__V1__Reply *rep);
+/* An error reply with a formatted message. Returns IPCQD_REPLIED. */
+int ipcqd_reply_error(ipcqd_ctx *cx, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Broker lock held. Reserve a parking place and arm the deadline timer
+ * (timeout_ms > 0; -1 for none); the caller then links cx->w with
+ * ipcqd_queue_park. 0 or IPCQ_EBUSY. */
+int ipcqd_park(ipcqd_ctx *cx, int timeout_ms);
+
+/* Broker lock held: cx->reply is ready for a parked request that was
+ * just claimed; queue it for sending after the broker unlocks. */
+void ipcqd_complete(ipcqd_ctx *cx);
+
+/* After the broker unlocks: send (or hand to the timer) each context of
+ * a completion list. */
+void ipcqd_server_flush(ipcqd_list *done);
+
+/* dispatch.c: decode and serve one request. Returns IPCQD_REPLIED or
+ * IPCQD_PARKED. */
+int ipcqd_dispatch(ipcqd_broker *b, ipcqd_ctx *cx, const void *buf,
+    size_t len);
+/* Release the request held by cx (after its reply was produced). */
+void ipcqd_request_free(ipcqd_ctx *cx);
+
+#endif

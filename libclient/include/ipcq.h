@@ -1,0 +1,304 @@
+/*
+ * ipcq.h — the whole public contract of libipcq, the ipcq client library.
+ *
+ * Model: a client (ipcq_client) is one connection to the broker; it is
+ * thread-safe, and any number of threads may share it. A queue handle
+ * (ipcq_queue) is one attachment of this client to a named queue, as a
+ * producer, a consumer or both; a handle may be used by several threads.
+ * A message (ipcq_msg) is a received payload owned by the caller until
+ * ipcq_msg_free().
+ *
+ * Every fallible call returns int: 0 (IPCQ_OK) or an ipcq_err. Out
+ * parameters are written only on success, except where a call says so.
+ * Blocking calls take `int timeout_ms`: -1 waits forever, 0 does not wait,
+ * otherwise the call gives up with IPCQ_ETIMEDOUT after that many
+ * milliseconds. The library never prints and never exits.
+ *
+ * docs/api.md explains the semantics (end of stream, acks, bounds) at
+ * length; this header is the reference.
+ */
+#ifndef IPCQ_H
+#define IPCQ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define IPCQ_VERSION_MAJOR 0
+#define IPCQ_VERSION_MINOR 1
+#define IPCQ_VERSION_PATCH 0
+/* Wire protocol version spoken by this library (proto/ipcq.proto). */
+#define IPCQ_PROTOCOL_VERSION 1
+
+/*
+ * The error table. One row per error: name, number, message. It generates
+ * the enum, ipcq_strerror() and ipcq_err_name(); the protocol's Status enum
+ * (proto/ipcq.proto) mirrors it name for name and number for number.
+ * Numbers are part of the protocol: rows are only ever appended.
+ */
+#define IPCQ_ERRNO_MAP(X)                                                     \
+	X(OK, 0, "success")                                                   \
+	X(EINVAL, 1, "invalid argument")                                      \
+	X(ENOMEM, 2, "out of memory")                                         \
+	X(ETIMEDOUT, 3, "timed out")                                          \
+	X(EOF, 4, "end of stream")                                            \
+	X(ECLOSED, 5, "queue has ended: no more messages are accepted")       \
+	X(EFULL, 6, "queue is full")                                          \
+	X(EBADNAME, 7, "invalid queue name")                                  \
+	X(ENOTFOUND, 8, "no such queue")                                      \
+	X(EMSGSIZE, 9, "message too large")                                   \
+	X(EPROTO, 10, "protocol error: malformed request or reply")           \
+	X(EVERSION, 11, "unsupported protocol version")                       \
+	X(ENOBROKER, 12, "broker unreachable")                                \
+	X(ECONNLOST, 13, "connection to the broker lost")                     \
+	X(EBADHANDLE, 14, "unknown or stale queue handle")                    \
+	X(EABANDONED, 15,                                                     \
+	    "stream abandoned: a producer left without ending it")            \
+	X(EEXIST, 16, "queue exists with different options")                  \
+	X(EBUSY, 17, "broker busy: too many parked requests")                 \
+	X(EPERM, 18, "permission denied")                                     \
+	X(ENOTSUP, 19, "operation not supported")                             \
+	X(EDELETED, 20, "queue was deleted")                                  \
+	X(ENOLEASE, 21, "no such lease: message not held by this handle")     \
+	X(EINTERNAL, 22, "internal error")
+
+typedef enum ipcq_err {
+#define IPCQ_ERR_ENUM_(name, num, msg) IPCQ_##name = num,
+	IPCQ_ERRNO_MAP(IPCQ_ERR_ENUM_)
+#undef IPCQ_ERR_ENUM_
+} ipcq_err;
+
+/* Number of rows in IPCQ_ERRNO_MAP. */
+#define IPCQ_ERR_COUNT 23
+
+/* A static, human-readable message for err; "unknown error" if unknown.
+ * Never NULL, never a shared buffer; any thread. */
+const char *ipcq_strerror(int err);
+
+/* The error's symbolic name without prefix ("ETIMEDOUT"), or "UNKNOWN".
+ * Static; any thread. */
+const char *ipcq_err_name(int err);
+
+/* ---------------------------------------------------------------- client */
+
+typedef struct ipcq_client ipcq_client;
+
+typedef struct ipcq_client_opts {
+	/* Broker address: "ipc:///path" or "tcp://host:port". NULL: the
+	 * environment variable IPCQ_URL, else ipcq_default_url(). */
+	const char *url;
+	/* How long ipcq_client_open waits for the first connection.
+	 * Default 2000 ms; -1 forever. */
+	int connect_timeout_ms;
+	/* Extra time the client waits for a reply beyond the request's own
+	 * timeout before it reports IPCQ_ECONNLOST. Default 5000 ms. */
+	int reply_grace_ms;
+} ipcq_client_opts;
+
+/* Fill opts with defaults. */
+void ipcq_client_opts_init(ipcq_client_opts *opts);
+
+/* Write the default broker URL into buf (size len):
+ * "ipc://$XDG_RUNTIME_DIR/ipcq/ipcqd.sock", or
+ * "ipc:///tmp/ipcq-$UID/ipcqd.sock" when XDG_RUNTIME_DIR is unset. The
+ * broker uses the same rule. Returns IPCQ_EINVAL if buf is too small. */
+int ipcq_default_url(char *buf, size_t len);
+
+/* Connect to a broker. opts may be NULL (defaults). On success *c owns
+ * the connection; release it with ipcq_client_close. The client reconnects
+ * by itself if the connection drops (for example a broker restart); queue
+ * handles are re-attached on their next call. Blocks up to
+ * opts->connect_timeout_ms. Errors: IPCQ_ENOBROKER (nobody listening),
+ * IPCQ_EINVAL (bad URL), IPCQ_ENOMEM. */
+int ipcq_client_open(ipcq_client **c, const ipcq_client_opts *opts);
+
+/* Disconnect and free. Handles still open on c are detached by the
+ * broker (leases redelivered). Accepts NULL. Do not call while another
+ * thread is inside a call on c or on one of its handles. */
+void ipcq_client_close(ipcq_client *c);
+
+/* ----------------------------------------------------------------- queue */
+
+typedef struct ipcq_queue ipcq_queue;
+
+enum ipcq_role {
+	IPCQ_ROLE_AUTO     = 0, /* producer at first send/end, consumer at
+	                           first recv */
+	IPCQ_ROLE_PRODUCER = 1, /* registered as a producer at open */
+	IPCQ_ROLE_CONSUMER = 2, /* registered as a consumer at open */
+};
+
+enum ipcq_ack_mode {
+	IPCQ_ACK_AUTO     = 0, /* at most once: delivered means done */
+	IPCQ_ACK_EXPLICIT = 1, /* at least once: leased until acked */
+};
+
+enum ipcq_full_policy {
+	IPCQ_FULL_BLOCK       = 0, /* sender waits for space (default) */
+	IPCQ_FULL_FAIL        = 1, /* send fails with IPCQ_EFULL */
+	IPCQ_FULL_DROP_OLDEST = 2, /* oldest ready message is discarded */
+};
+
+typedef struct ipcq_queue_opts {
+	int      roles;     /* ipcq_role bits; default IPCQ_ROLE_AUTO */
+	int      ack_mode;  /* ipcq_ack_mode; default IPCQ_ACK_AUTO */
+	/* The rest applies when this open creates the queue; 0 = broker
+	 * default (docs/api.md lists the defaults). */
+	uint64_t max_messages;      /* bound on ready + leased messages */
+	uint64_t max_bytes;         /* bound on ready + leased bytes */
+	uint32_t max_message_bytes; /* largest payload */
+	int      full_policy;       /* ipcq_full_policy */
+	/* The queue ends when this many producers have ended, however
+	 * many are attached at any moment. 0: it ends when every producer
+	 * that attached has ended. */
+	uint32_t expected_producers;
+	/* Non-zero: the queue must not exist with other options; an
+	 * existing queue with different options gives IPCQ_EEXIST. */
+	int declare;
+} ipcq_queue_opts;
+
+/* Fill opts with defaults. */
+void ipcq_queue_opts_init(ipcq_queue_opts *opts);
+
+/* Attach to the queue called name, creating it if needed. name must match
+ * [A-Za-z0-9][A-Za-z0-9._-]{0,127} (else IPCQ_EBADNAME). opts may be NULL.
+ * On success *q is a handle owned by the caller (ipcq_queue_detach).
+ * One round trip. Errors: IPCQ_EBADNAME, IPCQ_EEXIST, IPCQ_EINVAL,
+ * IPCQ_ECONNLOST, IPCQ_ENOMEM. */
+int ipcq_queue_open(ipcq_queue **q, ipcq_client *c, const char *name,
+    const ipcq_queue_opts *opts);
+
+/* Release the handle. Unacked messages it holds are redelivered; if it is
+ * a producer that has not called ipcq_queue_end, it counts as abandoned
+ * (docs/api.md, "End of stream"). Accepts NULL; cannot fail. */
+void ipcq_queue_detach(ipcq_queue *q);
+
+/* The queue's name (static for the handle's lifetime). */
+const char *ipcq_queue_name(const ipcq_queue *q);
+
+/* Send one message (len bytes copied from data). Blocks while the queue is
+ * full under IPCQ_FULL_BLOCK, up to timeout_ms. Errors: IPCQ_ECLOSED (the
+ * stream has ended), IPCQ_EFULL, IPCQ_ETIMEDOUT, IPCQ_EMSGSIZE,
+ * IPCQ_EDELETED, IPCQ_ECONNLOST. Any thread. */
+int ipcq_queue_send(ipcq_queue *q, const void *data, size_t len,
+    int timeout_ms);
+
+typedef struct ipcq_iov {
+	const void *data;
+	size_t      len;
+} ipcq_iov;
+
+/* Send n messages in order in as few round trips as the frame limit
+ * allows. *sent (if not NULL) is always written, also on error: the
+ * number of messages enqueued (a prefix of msgs). Same errors as
+ * ipcq_queue_send. */
+int ipcq_queue_send_batch(ipcq_queue *q, const ipcq_iov *msgs, size_t n,
+    size_t *sent, int timeout_ms);
+
+typedef struct ipcq_msg ipcq_msg;
+
+/* Receive one message, waiting up to timeout_ms while the queue is empty.
+ * On success *msg is owned by the caller (ipcq_msg_free). After the stream
+ * has ended and the queue is drained, returns IPCQ_EOF, on this and every
+ * later call on this handle. Errors: IPCQ_EOF, IPCQ_ETIMEDOUT,
+ * IPCQ_EABANDONED (drained, no producer left, one left without ending;
+ * not final: a new producer may attach), IPCQ_EDELETED, IPCQ_ECONNLOST. */
+int ipcq_queue_recv(ipcq_queue *q, ipcq_msg **msg, int timeout_ms);
+
+/* Receive up to max messages: whatever is ready, waiting up to timeout_ms
+ * only while none is. On success *n >= 1 messages are stored in msgs[]
+ * (each owned by the caller); on error *n is 0. Same errors as
+ * ipcq_queue_recv. */
+int ipcq_queue_recv_batch(ipcq_queue *q, ipcq_msg **msgs, size_t max,
+    size_t *n, int timeout_ms);
+
+/* Acknowledge a message received on q in IPCQ_ACK_EXPLICIT mode: the
+ * broker forgets it. Does not free msg. Errors: IPCQ_ENOLEASE (not leased
+ * to this handle any more, e.g. after a reconnect), IPCQ_ECONNLOST. */
+int ipcq_queue_ack(ipcq_queue *q, const ipcq_msg *msg);
+
+/* Acknowledge n messages in one round trip. */
+int ipcq_queue_ack_batch(ipcq_queue *q, ipcq_msg *const *msgs, size_t n);
+
+/* Negative acknowledgement: put msg back at the head of the queue for
+ * redelivery (its delivery count grows). Errors as ipcq_queue_ack. */
+int ipcq_queue_nack(ipcq_queue *q, const ipcq_msg *msg);
+
+/* End this producer's stream (the sentinel). The queue ends when every
+ * producer has ended (or expected_producers have); then sends fail with
+ * IPCQ_ECLOSED and consumers get IPCQ_EOF once the queue is drained.
+ * Ending twice is harmless. Errors: IPCQ_ECONNLOST, IPCQ_EDELETED. */
+int ipcq_queue_end(ipcq_queue *q);
+
+/* End the queue at once for every producer, whatever they declared.
+ * Queued messages are still delivered. Errors: IPCQ_ENOTFOUND,
+ * IPCQ_ECONNLOST. (Releasing the handle is ipcq_queue_detach.) */
+int ipcq_queue_close(ipcq_queue *q);
+
+typedef struct ipcq_stats {
+	uint64_t depth;       /* ready messages */
+	uint64_t bytes;       /* ready + leased payload bytes */
+	uint64_t in_flight;   /* leased, not acked */
+	uint32_t producers;   /* attached producers that have not ended */
+	uint32_t consumers;   /* attached consumers */
+	uint32_t producers_ended;
+	uint32_t producers_lost; /* left without ending */
+	uint64_t sent;        /* messages accepted */
+	uint64_t received;    /* deliveries, redeliveries included */
+	uint64_t acked;       /* acks, auto-acks included */
+	uint64_t redelivered; /* messages put back for redelivery */
+	uint64_t dropped;     /* discarded by IPCQ_FULL_DROP_OLDEST */
+	uint64_t purged;      /* discarded by purge */
+	int      ended;       /* stream has ended */
+	int      abandoned;   /* a producer left without ending */
+	uint64_t max_messages, max_bytes;
+	uint32_t max_message_bytes, expected_producers;
+	int      full_policy;
+} ipcq_stats;
+
+/* Statistics of the handle's queue. */
+int ipcq_queue_stats(ipcq_queue *q, ipcq_stats *st);
+
+/* ------------------------------------------------------ admin, by name */
+
+/* Statistics of the queue called name. IPCQ_ENOTFOUND if none. */
+int ipcq_client_stats(ipcq_client *c, const char *name, ipcq_stats *st);
+
+/* The names of every queue. On success *names is a NULL-terminated array
+ * of *n strings; release it with ipcq_names_free. */
+int ipcq_client_list(ipcq_client *c, char ***names, size_t *n);
+void ipcq_names_free(char **names);
+
+/* Discard the ready messages of a queue (leased ones are kept);
+ * *purged (may be NULL) gets the count. */
+int ipcq_client_purge(ipcq_client *c, const char *name, uint64_t *purged);
+
+/* Delete a queue and its messages. Parked calls on it return
+ * IPCQ_EDELETED; handles to it get IPCQ_EDELETED from then on. */
+int ipcq_client_delete(ipcq_client *c, const char *name);
+
+/* End the queue called name at once (ipcq_queue_close by name). */
+int ipcq_client_close_queue(ipcq_client *c, const char *name);
+
+/* -------------------------------------------------------------- message */
+
+/* The payload (valid until ipcq_msg_free) and its length. */
+const void *ipcq_msg_data(const ipcq_msg *m);
+size_t      ipcq_msg_size(const ipcq_msg *m);
+/* How many times this message has been delivered (1 the first time), and
+ * whether it was delivered before (count > 1). */
+uint32_t ipcq_msg_delivery_count(const ipcq_msg *m);
+int      ipcq_msg_redelivered(const ipcq_msg *m);
+
+/* Free a received message. It does not ack: an explicit-ack message that
+ * is freed unacked stays leased until its handle detaches. Accepts NULL. */
+void ipcq_msg_free(ipcq_msg *m);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* IPCQ_H */

@@ -1,0 +1,152 @@
+/*
+ * Internals of libipcq shared by its modules (prefix ipcqi_): the client
+ * and queue structures, deadlines, and the one round-trip helper that
+ * every API call goes through. Not installed.
+ *
+ * Lock order: ipcq_queue.mtx before ipcq_client.mtx. Neither is held
+ * across a round trip, except ipcq_queue.mtx while a handle is being
+ * re-opened (so that concurrent callers re-open it once, not N times).
+ */
+#ifndef IPCQI_CLIENT_H
+#define IPCQI_CLIENT_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include <nng/nng.h>
+
+#include "ipcq.h"
+#include "ipcq.pb-c.h"
+#include "ipcqi_common.h"
+
+/* ------------------------------------------------------------ deadlines */
+
+/* Absolute monotonic deadlines in ms; IPCQI_FOREVER for "no deadline". */
+#define IPCQI_FOREVER INT64_MAX
+
+int64_t ipcqi_now_ms(void);
+/* timeout_ms (-1 forever, any other negative treated as forever) to an
+ * absolute deadline, computed once at API entry. */
+int64_t ipcqi_deadline(int timeout_ms);
+/* What is left of deadline as a wire timeout_ms: -1 for forever, else
+ * 0..INT32_MAX. */
+int32_t ipcqi_remaining(int64_t deadline);
+
+/* --------------------------------------------------------------- client */
+
+/* One pooled request context: an nng REQ context and the aio used to
+ * drive it synchronously. */
+typedef struct ipcqi_slot {
+	nng_ctx  ctx;
+	nng_aio *aio;
+} ipcqi_slot;
+
+#define IPCQI_POOL_MAX 32
+
+struct ipcq_client {
+	nng_socket      sock;
+	ipcq_client_opts opts;  /* url points into url_buf */
+	char            url_buf[1024];
+
+	pthread_mutex_t mtx;    /* guards everything below */
+	pthread_cond_t  cv;     /* signalled when pipe changes */
+	uint32_t        pipe;   /* id of the live connection, 0 if none */
+	uint64_t        pipes_seen; /* connections ever made */
+	ipcqi_slot      pool[IPCQI_POOL_MAX]; /* idle contexts */
+	int             npool;
+};
+
+/* The connection the next request will go out on: its pipe id, waiting
+ * up to min(connect_timeout_ms, deadline + reply_grace_ms) for one to
+ * exist. IPCQ_ECONNLOST if none appeared in time. */
+int ipcqi_client_pipe(ipcq_client *c, int64_t deadline, uint32_t *pipe);
+
+/* ---------------------------------------------------------------- calls */
+
+/*
+ * One round trip: send req (its version is filled in here), wait for
+ * the reply until deadline + reply_grace_ms, decode it.
+ *
+ * Returns the reply's status (0 or an ipcq_err) when a reply arrived and
+ * decoded; then *rep is the reply (free it with ipcqi_reply_free) — also
+ * for error statuses, whose body may carry partial progress. A successful
+ * reply whose body is not `want` gives IPCQ_EPROTO. Otherwise returns a
+ * transport error (IPCQ_ECONNLOST, IPCQ_ENOMEM, IPCQ_EPROTO) and *rep is
+ * NULL. *pipe (may be NULL) gets the id of the connection that answered.
+ */
+int ipcqi_call(ipcq_client *c, Ipcq__V1__Request *req, int64_t deadline,
+    Ipcq__V1__Reply__BodyCase want, Ipcq__V1__Reply **rep, uint32_t *pipe);
+
+void ipcqi_reply_free(Ipcq__V1__Reply *rep);
+
+/* nng error to ipcq error, for errors outside a round trip. */
+int ipcqi_nng_err(int rv);
+
+/* ---------------------------------------------------------------- queue */
+
+struct ipcq_queue {
+	ipcq_client    *c;
+	char            name[IPCQI_NAME_MAX + 1];
+	ipcq_queue_opts opts;
+
+	pthread_mutex_t mtx;    /* guards everything below */
+	uint64_t        handle; /* broker handle id for this attachment */
+	uint32_t        pipe;   /* connection the handle belongs to */
+	uint64_t        epoch;  /* bumped at each (re)open: leases of an
+	                           older epoch are gone */
+	int             stale;  /* broker said EBADHANDLE: re-open first */
+	uint32_t        max_message_bytes; /* from OpenReply, 0 unknown */
+	int             eof;    /* recv saw EOF: sticky for this handle */
+};
+
+/* A snapshot of the handle to put in a request. */
+typedef struct ipcqi_hsnap {
+	uint64_t handle;
+	uint64_t epoch;
+} ipcqi_hsnap;
+
+/*
+ * The handle to use for the next operation on q, re-opening the queue
+ * first if the handle belongs to an older connection or the broker
+ * called it stale. A handle id is never sent on a connection other than
+ * the one that created it: broker handles are per connection.
+ */
+int ipcqi_queue_handle(ipcq_queue *q, int64_t deadline, ipcqi_hsnap *h);
+
+/* The broker answered EBADHANDLE for h: mark q for re-open (unless
+ * another thread already re-opened it since h was taken). */
+void ipcqi_queue_stale(ipcq_queue *q, const ipcqi_hsnap *h);
+
+/* One operation on q's handle, made of one or more round trips. */
+typedef int (*ipcqi_queue_fn)(ipcq_queue *q, const ipcqi_hsnap *h,
+    int64_t deadline, void *arg);
+
+/*
+ * Run fn with a current handle. If the broker answers EBADHANDLE (it
+ * restarted, or dropped the session), re-open the queue with the same
+ * options once and run fn once more: a request refused for its handle
+ * was not executed, so the retry cannot duplicate anything.
+ */
+int ipcqi_queue_run(ipcq_queue *q, int64_t deadline, ipcqi_queue_fn fn,
+    void *arg);
+
+/* ------------------------------------------------------------- messages */
+
+struct ipcq_msg {
+	const ipcq_queue *q;     /* handle it was received on */
+	uint64_t          epoch; /* q's epoch at receipt */
+	uint64_t          lease; /* Delivery.id */
+	uint32_t          delivery_count;
+	int               redelivered;
+	size_t            len;
+	unsigned char     data[]; /* payload, same allocation */
+};
+
+/* A message from a Delivery (payload copied). NULL on ENOMEM. */
+ipcq_msg *ipcqi_msg_from_delivery(const ipcq_queue *q, uint64_t epoch,
+    const Ipcq__V1__Delivery *d);
+
+/* QueueStats (wire) to ipcq_stats. */
+void ipcqi_stats_fill(ipcq_stats *st, const Ipcq__V1__QueueStats *qs);
+
+#endif /* IPCQI_CLIENT_H */

@@ -1,0 +1,176 @@
+/*
+ * harness.h — integration-test harness: a private broker per test, real
+ * peer processes, and helpers to count what they did.
+ *
+ * Lifecycle of one test (Check runs each test in its own forked child):
+ *
+ *   th_begin()   checked-fixture setup: mkdtemp a directory, start the
+ *                real ipcqd on ipc://<dir>/ipcqd.sock with --ready-fd,
+ *                wait for "READY\n" (poll with a deadline, never a sleep),
+ *                export IPCQ_URL so peers and in-process clients find it.
+ *   ...test...   spawn peers with th_peer(), talk to the broker in-process
+ *                with libipcq if needed (one client), assert.
+ *   th_end()     checked-fixture teardown: a fresh peer process does an
+ *                open+send+recv round trip (the broker still serves), the
+ *                broker gets SIGTERM and must exit 0 and remove its socket,
+ *                nothing the broker created is left in /dev/shm, the
+ *                directory is removed.
+ *
+ * Processes are started with fork+exec only (nothing but dup2/exec in the
+ * child), so a test that has initialised nng in-process may still spawn.
+ * Every process the harness starts dies with the test (PR_SET_PDEATHSIG)
+ * and is killed and reaped by an atexit handler when an assertion ends the
+ * test early, so a failure never leaves brokers or peers behind.
+ */
+#ifndef TH_HARNESS_H
+#define TH_HARNESS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include <check.h>
+
+#include "th_run.h"
+
+/* Default deadline for waits on peers and events (ms). Generous for
+ * sanitizer builds; a healthy test never comes near it. */
+#define TH_WAIT_MS 30000
+
+/* ------------------------------------------------------------ test env */
+
+/* Setup/teardown for tcase_add_checked_fixture. */
+void th_begin(void);
+void th_end(void);
+
+/* Same as th_begin, with extra broker arguments (NULL-terminated). */
+void th_begin_args(const char *const *broker_args);
+
+const char *th_dir(void);  /* the test's temporary directory */
+const char *th_url(void);  /* ipc://<dir>/ipcqd.sock */
+const char *th_sock(void); /* <dir>/ipcqd.sock */
+
+/* Path of a file in the test directory (static buffer per call slot). */
+const char *th_path(const char *name);
+
+/* Assert that the broker serves a fresh client: a new peer process
+ * opens a private queue, sends, receives the same bytes, deletes it. */
+void th_assert_serving(void);
+
+/* Milliseconds on the monotonic clock. */
+long long th_now_ms(void);
+
+/* -------------------------------------------------------------- brokers */
+
+typedef struct th_broker {
+	pid_t pid;
+	int   pidfd;
+	int   status; /* wait status once reaped */
+	int   reaped;
+	char  log[512];
+} th_broker;
+
+/* The broker started by th_begin. */
+th_broker *th_main_broker(void);
+
+/* Start ipcqd listening on url (extra args NULL-terminated or NULL).
+ * Returns 0 once it wrote READY; -1 if it exited first (b->status holds
+ * its wait status) — the caller decides whether that was expected. Fails
+ * the test if it neither becomes ready nor exits within timeout_ms. */
+int th_broker_start(th_broker *b, const char *url, const char *const *args,
+    int timeout_ms);
+
+/* Send sig and reap; returns the wait status. Fails the test if the
+ * broker does not exit within timeout_ms. */
+int th_broker_signal_wait(th_broker *b, int sig, int timeout_ms);
+
+/* SIGTERM, then assert exit status 0 and that sock_path is gone. */
+void th_broker_stop_ok(th_broker *b, const char *sock_path);
+
+/* Print the tail of a broker's log to stderr (for failure diagnosis). */
+void th_broker_dump_log(const th_broker *b);
+
+/* ------------------------------------------------------------ processes */
+
+typedef struct th_proc th_proc;
+
+/* Spawn the test peer (tests/peer/ipcq-peer.c) with the given arguments,
+ * NULL-terminated. Its stdout goes to a file in the test directory, its
+ * stdin is a pipe kept open until th_proc_release, and fd 3 is an event
+ * pipe the peer writes lines like "READY" to. */
+th_proc *th_peer(const char *arg, ...);
+th_proc *th_peerv(const char *const *args);
+
+/* Spawn any program (CLI, examples): argv[0] is the path. stdin_text
+ * (may be NULL: /dev/null) is written to a file and used as stdin.
+ * stderr is inherited. No event pipe. */
+th_proc *th_spawn(const char *const *argv, const char *stdin_text);
+
+/* Wait until the process reports an event line starting with ev.
+ * Returns 0, or -1 on timeout or if the process exited first. */
+int th_proc_event(th_proc *p, const char *ev, int timeout_ms);
+
+/* Assert form of th_proc_event. */
+#define th_expect_event(p, ev)                                           \
+	ck_assert_msg(th_proc_event((p), (ev), TH_WAIT_MS) == 0,         \
+	    "peer %s: no event %s", th_proc_name(p), (ev))
+
+/* Close the peer's stdin (a --hold or --pause-at peer then goes on). */
+void th_proc_release(th_proc *p);
+
+/* Send a signal. */
+void th_proc_kill(th_proc *p, int sig);
+
+/* Wait for exit and return the wait status; fails the test (after
+ * SIGKILL) if the process is still running after timeout_ms. */
+int th_proc_wait(th_proc *p, int timeout_ms);
+
+/* Wait (TH_WAIT_MS) and assert a normal exit with this exit code. */
+void th_proc_expect_exit(th_proc *p, int code);
+
+/* The process's stdout so far (whole file, NUL-terminated; valid until
+ * the next call on p or th_proc_free). */
+const char *th_proc_output(th_proc *p);
+
+const char *th_proc_name(const th_proc *p);
+pid_t       th_proc_pid(const th_proc *p);
+
+/* Kill (if running), reap and free. Accepts NULL. */
+void th_proc_free(th_proc *p);
+
+/* Exit code of a wait status, or 128+signal if killed. */
+int th_exit_code(int status);
+
+/* ------------------------------------------------ consumer output checks */
+
+/* One message line of a consumer peer: "M p<prod>-<seq> <count> <redl>". */
+typedef struct th_rec {
+	int      prod;
+	long     seq;
+	unsigned dc;          /* delivery count */
+	int      redelivered; /* flag as reported by libipcq */
+} th_rec;
+
+typedef struct th_consumed {
+	th_rec *recs;
+	size_t  n;
+	char    final[32]; /* word of the final line: EOF, DONE, HOLD, ERR... */
+	char    err[32];   /* for ERR lines: the error name */
+	long    final_count;
+	int     n_eof;     /* number of "EOF" lines (must be 1 per handle) */
+} th_consumed;
+
+/* Parse a consumer peer's output; asserts that every line is well formed
+ * and that the final count equals the number of message lines. */
+void th_parse_consumer(const char *text, th_consumed *c);
+void th_consumed_free(th_consumed *c);
+
+/* Assert that across the consumers every message p<k>-<s> for k in
+ * 1..nprod and s in 0..per_prod-1 arrived exactly once, nothing else
+ * arrived, and each consumer saw each producer's messages in order. */
+void th_assert_exactly_once(const th_consumed *cs, size_t ncons, int nprod,
+    long per_prod);
+
+/* Collect n consumer peers: wait for exit code 0, parse the output. */
+void th_collect_consumers(th_proc **ps, size_t n, th_consumed *cs);
+
+#endif

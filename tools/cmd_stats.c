@@ -1,0 +1,223 @@
+/*
+ * cmd_stats.c — `ipcq stats [QUEUE]`: every queue as a table, or one
+ * queue field by field; --json for scripts. The field list is built once
+ * (stats_fields) and printed either way, so the two outputs agree.
+ */
+#include "cli.h"
+
+#include <assert.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define STATS_NFIELDS 22
+
+typedef struct stats_field {
+	const char *key;
+	char        val[48];
+	int         quoted; /* a JSON string, not a number or boolean */
+} stats_field;
+
+static const char *
+stats_state(const ipcq_stats *st)
+{
+	if (st->ended) {
+		return "ended";
+	}
+	return st->abandoned ? "abandoned" : "open";
+}
+
+static const char *
+stats_policy(int policy)
+{
+	switch (policy) {
+	case IPCQ_FULL_BLOCK:
+		return "block";
+	case IPCQ_FULL_FAIL:
+		return "fail";
+	case IPCQ_FULL_DROP_OLDEST:
+		return "drop-oldest";
+	default:
+		return "unknown";
+	}
+}
+
+static void
+stats_set(stats_field *f, size_t *i, const char *key, int quoted,
+    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static void
+stats_set(stats_field *f, size_t *i, const char *key, int quoted,
+    const char *fmt, ...)
+{
+	va_list ap;
+
+	f[*i].key    = key;
+	f[*i].quoted = quoted;
+	va_start(ap, fmt);
+	vsnprintf(f[*i].val, sizeof(f[*i].val), fmt, ap);
+	va_end(ap);
+	(*i)++;
+}
+
+/* Every field of st, in display order. Queue names need no JSON escaping:
+ * their alphabet is [A-Za-z0-9._-]. */
+static void
+stats_fields(const char *name, const ipcq_stats *st, stats_field *f)
+{
+	size_t i = 0;
+
+	stats_set(f, &i, "queue", 1, "%s", name);
+	stats_set(f, &i, "state", 1, "%s", stats_state(st));
+	stats_set(f, &i, "depth", 0, "%" PRIu64, st->depth);
+	stats_set(f, &i, "in_flight", 0, "%" PRIu64, st->in_flight);
+	stats_set(f, &i, "bytes", 0, "%" PRIu64, st->bytes);
+	stats_set(f, &i, "producers", 0, "%" PRIu32, st->producers);
+	stats_set(f, &i, "producers_ended", 0, "%" PRIu32, st->producers_ended);
+	stats_set(f, &i, "producers_lost", 0, "%" PRIu32, st->producers_lost);
+	stats_set(f, &i, "expected_producers", 0, "%" PRIu32,
+	    st->expected_producers);
+	stats_set(f, &i, "consumers", 0, "%" PRIu32, st->consumers);
+	stats_set(f, &i, "sent", 0, "%" PRIu64, st->sent);
+	stats_set(f, &i, "received", 0, "%" PRIu64, st->received);
+	stats_set(f, &i, "acked", 0, "%" PRIu64, st->acked);
+	stats_set(f, &i, "redelivered", 0, "%" PRIu64, st->redelivered);
+	stats_set(f, &i, "dropped", 0, "%" PRIu64, st->dropped);
+	stats_set(f, &i, "purged", 0, "%" PRIu64, st->purged);
+	stats_set(f, &i, "ended", 0, "%s", st->ended ? "true" : "false");
+	stats_set(f, &i, "abandoned", 0, "%s", st->abandoned ? "true" : "false");
+	stats_set(f, &i, "max_messages", 0, "%" PRIu64, st->max_messages);
+	stats_set(f, &i, "max_bytes", 0, "%" PRIu64, st->max_bytes);
+	stats_set(f, &i, "max_message_bytes", 0, "%" PRIu32,
+	    st->max_message_bytes);
+	stats_set(f, &i, "full_policy", 1, "%s", stats_policy(st->full_policy));
+	assert(i == STATS_NFIELDS);
+}
+
+static void
+stats_print_json(const char *name, const ipcq_stats *st)
+{
+	stats_field f[STATS_NFIELDS];
+
+	stats_fields(name, st, f);
+	printf("{");
+	for (size_t i = 0; i < STATS_NFIELDS; i++) {
+		printf(f[i].quoted ? "%s\"%s\": \"%s\"" : "%s\"%s\": %s",
+		    i ? ", " : "", f[i].key, f[i].val);
+	}
+	printf("}");
+}
+
+static void
+stats_print_detail(const char *name, const ipcq_stats *st)
+{
+	stats_field f[STATS_NFIELDS];
+
+	stats_fields(name, st, f);
+	for (size_t i = 0; i < STATS_NFIELDS; i++) {
+		printf("%-20s %s\n", f[i].key, f[i].val);
+	}
+}
+
+static void
+stats_print_row(int w, const char *name, const ipcq_stats *st)
+{
+	printf("%-*s %8" PRIu64 " %8" PRIu64 " %10" PRIu64 " %5" PRIu32
+	       " %5" PRIu32 " %10" PRIu64 " %10" PRIu64 " %10" PRIu64
+	       " %8" PRIu64 "  %s\n",
+	    w, name, st->depth, st->in_flight, st->bytes, st->producers,
+	    st->consumers, st->sent, st->received, st->acked,
+	    st->redelivered, stats_state(st));
+}
+
+static int
+stats_cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/* Every queue, sorted by name; a queue deleted meanwhile is skipped. */
+static int
+stats_all(ipcq_client *c, int json)
+{
+	char      **names;
+	size_t      n, w = 5, shown = 0;
+	ipcq_stats  st;
+	int         err;
+
+	if ((err = ipcq_client_list(c, &names, &n)) != 0) {
+		return err;
+	}
+	qsort(names, n, sizeof(names[0]), stats_cmp_names);
+	for (size_t i = 0; i < n; i++) {
+		w = strlen(names[i]) > w ? strlen(names[i]) : w;
+	}
+	if (json) {
+		printf("[");
+	} else {
+		printf("%-*s %8s %8s %10s %5s %5s %10s %10s %10s %8s  %s\n",
+		    (int) w, "QUEUE", "DEPTH", "INFLIGHT", "BYTES", "PROD",
+		    "CONS", "SENT", "RECV", "ACKED", "REDELIV", "STATE");
+	}
+	for (size_t i = 0; i < n && err == 0; i++) {
+		err = ipcq_client_stats(c, names[i], &st);
+		if (err == IPCQ_ENOTFOUND) {
+			err = 0;
+			continue;
+		}
+		if (err == 0 && json) {
+			printf(shown++ ? ",\n " : "\n ");
+			stats_print_json(names[i], &st);
+		} else if (err == 0) {
+			stats_print_row((int) w, names[i], &st);
+		}
+	}
+	if (json) {
+		printf("\n]\n");
+	}
+	ipcq_names_free(names);
+	return err;
+}
+
+/* ipcq stats [-j] [QUEUE] */
+int
+cli_cmd_stats(cli_ctx *ctx, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		CLI_LONGOPTS,
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	ipcq_client *c;
+	ipcq_stats   st;
+	int          json = 0, rc = 0, err, opt;
+
+	while ((opt = cli_getopt(ctx, argc, argv, CLI_SHORTOPTS "j", longopts,
+	            &rc)) != -1) {
+		if (opt == -2) {
+			return rc;
+		}
+		json = json || opt == 'j';
+	}
+	if (argc - optind > 1) {
+		return cli_usage(ctx, "too many arguments");
+	}
+	if ((rc = cli_connect(ctx, &c)) != 0) {
+		return rc;
+	}
+	if (optind == argc) {
+		err = stats_all(c, json);
+	} else if ((err = ipcq_client_stats(c, argv[optind], &st)) == 0) {
+		if (json) {
+			stats_print_json(argv[optind], &st);
+			printf("\n");
+		} else {
+			stats_print_detail(argv[optind], &st);
+		}
+	}
+	rc = err == 0 ? CLI_EXIT_OK : cli_fail(ctx, err);
+	ipcq_client_close(c);
+	return rc;
+}
