@@ -106,7 +106,9 @@ hd_park(ipcqd_ctx *cx, ipcqd_handle *h, int timeout_ms)
 		    cx->srv->b->cfg.max_parked);
 		return rv;
 	}
-	cx->w.h = h;
+	cx->w.h        = h;
+	cx->w.deadline = timeout_ms > 0 ? ipcqd_now_ms() + (uint64_t) timeout_ms
+	                                : 0;
 	ipcqd_queue_park(h->q, &cx->w);
 	return IPCQD_PARKED;
 }

@@ -11,11 +11,36 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ipcq.h"
 #include "session.h"
 
 static void qu_pump(ipcqd_queue *q);
+
+uint64_t
+ipcqd_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+}
+
+/* A waiter whose deadline has passed is never served, even if its timer
+ * has not fired yet (a stalled broker, a busy machine): its client may
+ * have given up, and a message delivered to nobody would be lost. */
+static bool
+qu_expired(const ipcqd_waiter *w, uint64_t *now)
+{
+	if (w->deadline == 0) {
+		return false;
+	}
+	if (*now == 0) {
+		*now = ipcqd_now_ms();
+	}
+	return *now >= w->deadline;
+}
 
 int
 ipcqd_queue_opts_normalize(ipcqd_queue_opts *o)
@@ -276,8 +301,8 @@ ipcqd_queue_send(ipcqd_queue *q, ipcqd_handle *h,
 	int rv;
 
 	ipcqd_queue_add_producer(q, h);
-	if (q->ended) {
-		return IPCQ_ECLOSED;
+	if (q->ended || h->ended) {
+		return IPCQ_ECLOSED; /* the queue's stream, or this producer's */
 	}
 	for (size_t i = *accepted; i < n; i++) {
 		if (payloads[i].len > q->opts.max_message_bytes) {
@@ -472,11 +497,16 @@ static void
 qu_pump_senders(ipcqd_queue *q)
 {
 	ipcqd_node *n;
+	uint64_t    now = 0;
 
 	while ((n = ipcqd_list_first(&q->send_waiters)) != NULL) {
 		ipcqd_waiter *w = IPCQD_CONTAINER(n, ipcqd_waiter, node);
 		int           rv;
 
+		if (qu_expired(w, &now)) {
+			qu_finish(w, IPCQ_ETIMEDOUT, NULL, 0);
+			continue;
+		}
 		rv = q->ended ? IPCQ_ECLOSED
 		              : qu_admit(q, w->payloads, w->npayloads,
 		                    &w->accepted);
@@ -496,10 +526,17 @@ qu_pump_receivers(ipcqd_queue *q)
 	ipcqd_node *n, *tmp;
 	bool        progress = false;
 
+	uint64_t    now = 0;
+
 	while (q->store->count > 0 &&
 	    (n = ipcqd_list_first(&q->recv_waiters)) != NULL) {
 		ipcqd_waiter *w = IPCQD_CONTAINER(n, ipcqd_waiter, node);
 		int           st;
+
+		if (qu_expired(w, &now)) {
+			qu_finish(w, IPCQ_ETIMEDOUT, NULL, 0);
+			continue;
+		}
 		bool          autoack = w->h->ack_mode != IPCQ_ACK_EXPLICIT;
 		size_t        got = ipcqd_queue_take(q, w->h, w->max, recs, &st);
 		qu_finish(w, 0, recs, got);

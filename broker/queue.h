@@ -85,6 +85,7 @@ struct ipcqd_waiter {
 	 * mode; otherwise the callee must release them with
 	 * ipcqd_queue_release after use). send: status only. */
 	void (*done)(ipcqd_waiter *w, int status, ipcqd_rec **recs, size_t n);
+	uint64_t             deadline; /* ms, monotonic; 0: none */
 	uint32_t             max;      /* recv: most messages */
 	const ipcqd_payload *payloads; /* send: the batch */
 	size_t               npayloads;
@@ -158,7 +159,11 @@ void ipcqd_queue_close(ipcqd_queue *q);
 /* Discard ready messages; returns the count. */
 uint64_t ipcqd_queue_purge(ipcqd_queue *q);
 
-/* Park w on q. The caller has set kind, h, done and the request fields. */
+/* Now on the monotonic clock, in ms (the unit of waiter deadlines). */
+uint64_t ipcqd_now_ms(void);
+
+/* Park w on q. The caller has set kind, h, done, deadline and the request
+ * fields. */
 void ipcqd_queue_park(ipcqd_queue *q, ipcqd_waiter *w);
 
 /* Complete a parked waiter with status if it is still parked; false if

@@ -180,7 +180,7 @@ ipcq_client_delete(ipcq_client *c, const char *name)
 	d.queue       = (char *) name;
 	req.body_case = IPCQ__V1__REQUEST__BODY_DELETE;
 	req.delete_   = &d;
-	rv = admin_call(c, name, &req, IPCQ__V1__REPLY__BODY_DELETE, &rep);
+	rv = admin_call(c, name, &req, IPCQ__V1__REPLY__BODY__NOT_SET, &rep);
 	ipcqi_reply_free(rep);
 	return (rv);
 }
@@ -199,7 +199,7 @@ ipcq_client_close_queue(ipcq_client *c, const char *name)
 	cl.queue      = (char *) name;
 	req.body_case = IPCQ__V1__REQUEST__BODY_CLOSE;
 	req.close     = &cl;
-	rv = admin_call(c, name, &req, IPCQ__V1__REPLY__BODY_CLOSE, &rep);
+	rv = admin_call(c, name, &req, IPCQ__V1__REPLY__BODY__NOT_SET, &rep);
 	ipcqi_reply_free(rep);
 	return (rv);
 }

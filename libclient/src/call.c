@@ -178,7 +178,8 @@ call_status(const Ipcq__V1__Reply *rep, Ipcq__V1__Reply__BodyCase want)
 	if (st < 0 || st >= IPCQ_ERR_COUNT) {
 		return (IPCQ_EPROTO);
 	}
-	if (st == IPCQ_OK && rep->body_case != want) {
+	if (st == IPCQ_OK && want != IPCQ__V1__REPLY__BODY__NOT_SET &&
+	    rep->body_case != want) {
 		return (IPCQ_EPROTO);
 	}
 	return (st);

@@ -70,7 +70,9 @@ int ipcqi_client_pipe(ipcq_client *c, int64_t deadline, uint32_t *pipe);
  * Returns the reply's status (0 or an ipcq_err) when a reply arrived and
  * decoded; then *rep is the reply (free it with ipcqi_reply_free) — also
  * for error statuses, whose body may carry partial progress. A successful
- * reply whose body is not `want` gives IPCQ_EPROTO. Otherwise returns a
+ * reply whose body is not `want` gives IPCQ_EPROTO; want NOT_SET accepts
+ * any body (for replies that carry nothing: an empty message may be
+ * encoded or left out). Otherwise returns a
  * transport error (IPCQ_ECONNLOST, IPCQ_ENOMEM, IPCQ_EPROTO) and *rep is
  * NULL. *pipe (may be NULL) gets the id of the connection that answered.
  */

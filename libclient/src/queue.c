@@ -193,7 +193,7 @@ ipcq_queue_detach(ipcq_queue *q)
 		req.body_case = IPCQ__V1__REQUEST__BODY_DETACH;
 		req.detach    = &d;
 		(void) ipcqi_call(q->c, &req, ipcqi_deadline(0),
-		    IPCQ__V1__REPLY__BODY_DETACH, &rep, NULL);
+		    IPCQ__V1__REPLY__BODY__NOT_SET, &rep, NULL);
 		ipcqi_reply_free(rep);
 	}
 	pthread_mutex_destroy(&q->mtx);

@@ -310,10 +310,13 @@ START_TEST(queue_ends_when_every_attached_producer_ended)
 	send_str(q, p1, "x");
 	ipcqd_queue_end_producer(q, p1, &ended);
 	ck_assert(!ended);
+	/* An ended producer cannot send, even while the queue is open. */
+	ck_assert_int_eq(send_str(q, p1, "late"), IPCQ_ECLOSED);
 	ck_assert_int_eq(send_str(q, p2, "y"), 0);
 	ipcqd_queue_end_producer(q, p2, &ended);
 	ck_assert(ended);
 	ck_assert_int_eq(send_str(q, p2, "z"), IPCQ_ECLOSED);
+	ck_assert_int_eq(send_str(q, p1, "z"), IPCQ_ECLOSED);
 	take1(q, c, buf, &st, NULL);
 	take1(q, c, buf, &st, NULL);
 	ck_assert_str_eq(buf, "y");
@@ -519,6 +522,31 @@ START_TEST(close_completes_parked_senders_and_receivers)
 }
 END_TEST
 
+START_TEST(expired_waiter_is_never_served)
+{
+	ipcqd_queue  *q = new_queue(0, 0, 0);
+	ipcqd_handle *p = new_handle(q, IPCQ_ROLE_PRODUCER, 0);
+	ipcqd_handle *c = new_handle(q, IPCQ_ROLE_CONSUMER, 0);
+	fake_waiter   late, live;
+
+	/* A stalled broker: the first waiter's deadline passed before its
+	 * timer could fire. The message must go to the live one. */
+	fake_init(&late, IPCQD_WAIT_RECV, c);
+	late.w.deadline = 1;
+	fake_init(&live, IPCQD_WAIT_RECV, c);
+	ipcqd_queue_park(q, &late.w);
+	ipcqd_queue_park(q, &live.w);
+	send_str(q, p, "m");
+	ck_assert_int_eq(late.calls, 1);
+	ck_assert_int_eq(late.status, IPCQ_ETIMEDOUT);
+	ck_assert_int_eq(live.calls, 1);
+	ck_assert_str_eq(live.first, "m");
+	ipcqd_queue_free(q);
+	free(p);
+	free(c);
+}
+END_TEST
+
 START_TEST(delete_cancels_waiters_and_cuts_handles)
 {
 	ipcqd_queue  *q = new_queue(0, 0, 0);
@@ -572,6 +600,7 @@ queue_suite(void)
 	tcase_add_test(t, parked_sender_proceeds_when_a_consumer_frees_space);
 	tcase_add_test(t, close_completes_parked_senders_and_receivers);
 	tcase_add_test(t, delete_cancels_waiters_and_cuts_handles);
+	tcase_add_test(t, expired_waiter_is_never_served);
 	suite_add_tcase(s, t);
 	return s;
 }
