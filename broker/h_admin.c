@@ -166,7 +166,7 @@ ipcqd_h_delete(ipcqd_broker *b, ipcqd_ctx *cx, const Ipcq__V1__Request *req)
 	} else {
 		ipcqd_info("deleting queue %s", q->name);
 		ipcqd_broker_delete_queue(b, q);
-		result = ipcqd_reply_status(cx, IPCQ_OK);
+		result = ipcqd_reply_empty(cx, IPCQ__V1__REPLY__BODY_DELETE);
 	}
 	ipcqd_broker_unlock(b);
 	return result;

@@ -41,11 +41,30 @@ ipcqd_h_check_name(ipcqd_ctx *cx, const char *name)
 }
 
 int
-ipcqd_reply_status(ipcqd_ctx *cx, int status)
+ipcqd_reply_empty(ipcqd_ctx *cx, Ipcq__V1__Reply__BodyCase body)
 {
-	Ipcq__V1__Reply rep = IPCQ__V1__REPLY__INIT;
+	/* The empty replies share one shape: set the body so that a client
+	 * can check which reply it got. */
+	static const Ipcq__V1__DetachReply detach = IPCQ__V1__DETACH_REPLY__INIT;
+	static const Ipcq__V1__CloseReply  close  = IPCQ__V1__CLOSE_REPLY__INIT;
+	static const Ipcq__V1__DeleteReply del    = IPCQ__V1__DELETE_REPLY__INIT;
+	Ipcq__V1__Reply                    rep    = IPCQ__V1__REPLY__INIT;
 
-	rep.status = (Ipcq__V1__Status) status;
+	rep.body_case = body;
+	switch (body) {
+	case IPCQ__V1__REPLY__BODY_DETACH:
+		rep.detach = (Ipcq__V1__DetachReply *) &detach;
+		break;
+	case IPCQ__V1__REPLY__BODY_CLOSE:
+		rep.close = (Ipcq__V1__CloseReply *) &close;
+		break;
+	case IPCQ__V1__REPLY__BODY_DELETE:
+		rep.delete_ = (Ipcq__V1__DeleteReply *) &del;
+		break;
+	default:
+		rep.body_case = IPCQ__V1__REPLY__BODY__NOT_SET;
+		break;
+	}
 	return ipcqd_reply(cx, &rep);
 }
 
@@ -72,19 +91,22 @@ hq_opts_to_wire(Ipcq__V1__QueueOptions *w, const ipcqd_queue_opts *o)
 	w->expected_producers = o->expected_producers;
 }
 
-/* A declared option must equal the existing queue's (0 = don't care). */
+/* A declaration matches when the options it asks for, with the same
+ * defaults and adjustments applied, are the queue's. */
 static bool
 hq_opts_match(const ipcqd_queue_opts *have, const Ipcq__V1__QueueOptions *w)
 {
-	if (w == NULL) {
-		return true;
+	ipcqd_queue_opts want;
+
+	hq_opts_from_wire(&want, w);
+	if (ipcqd_queue_opts_normalize(&want) != 0) {
+		return false;
 	}
-	return (w->max_messages == 0 || w->max_messages == have->max_messages) &&
-	    (w->max_bytes == 0 || w->max_bytes == have->max_bytes) &&
-	    (w->max_message_bytes == 0 ||
-	        w->max_message_bytes == have->max_message_bytes) &&
-	    (int) w->full_policy == have->full_policy &&
-	    w->expected_producers == have->expected_producers;
+	return want.max_messages == have->max_messages &&
+	    want.max_bytes == have->max_bytes &&
+	    want.max_message_bytes == have->max_message_bytes &&
+	    want.full_policy == have->full_policy &&
+	    want.expected_producers == have->expected_producers;
 }
 
 /* Find or create the queue; an error reply and NULL on failure. */
@@ -177,7 +199,7 @@ ipcqd_h_detach(ipcqd_broker *b, ipcqd_ctx *cx, const Ipcq__V1__Request *req)
 		    "unknown handle");
 	} else {
 		ipcqd_handle_free(b, h, IPCQ_EBADHANDLE);
-		result = ipcqd_reply_status(cx, IPCQ_OK);
+		result = ipcqd_reply_empty(cx, IPCQ__V1__REPLY__BODY_DETACH);
 	}
 	ipcqd_broker_unlock(b);
 	return result;
@@ -224,7 +246,7 @@ ipcqd_h_close(ipcqd_broker *b, ipcqd_ctx *cx, const Ipcq__V1__Request *req)
 		    "no queue named %s", req->close->queue);
 	} else {
 		ipcqd_queue_close(q);
-		result = ipcqd_reply_status(cx, IPCQ_OK);
+		result = ipcqd_reply_empty(cx, IPCQ__V1__REPLY__BODY_CLOSE);
 	}
 	ipcqd_broker_unlock(b);
 	return result;

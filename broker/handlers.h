@@ -36,8 +36,8 @@ ipcqd_handle *ipcqd_h_lookup(ipcqd_broker *b, ipcqd_ctx *cx, uint64_t id,
 /* Check a queue name from the wire; on failure an EBADNAME reply. */
 int ipcqd_h_check_name(ipcqd_ctx *cx, const char *name);
 
-/* Shared: a status-only reply of the given body case, e.g. for
- * CloseReply. */
-int ipcqd_reply_status(ipcqd_ctx *cx, int status);
+/* Shared: an OK reply whose body is one of the empty messages
+ * (DetachReply, CloseReply, DeleteReply). */
+int ipcqd_reply_empty(ipcqd_ctx *cx, Ipcq__V1__Reply__BodyCase body);
 
 #endif

@@ -162,11 +162,13 @@ ipcqd_queue_free(ipcqd_queue *q)
 	free(q);
 }
 
-/* The sticky end: every expected producer, or every attached one, has
- * ended (strict: a lost producer never ended, so it blocks this rule and
- * makes the queue abandoned instead). */
+/* The sticky end: every expected producer has ended, or (nothing
+ * declared) a producer ended and no other producer is attached. A
+ * producer that left without ending does not end the queue: while it is
+ * the last word, the queue is abandoned instead (ipcqd_queue_abandoned),
+ * and a replacement producer that ends finishes the stream. */
 static void
-qu_check_end(ipcqd_queue *q)
+qu_check_end(ipcqd_queue *q, bool by_end)
 {
 	uint32_t exp = q->opts.expected_producers;
 
@@ -176,8 +178,7 @@ qu_check_end(ipcqd_queue *q)
 	if (exp > 0) {
 		q->ended = q->producers_ended >= exp;
 	} else {
-		q->ended = q->producers_live == 0 && q->producers_lost == 0 &&
-		    q->producers_ended > 0;
+		q->ended = by_end && q->producers_live == 0;
 	}
 }
 
@@ -238,7 +239,6 @@ ipcqd_queue_detach(ipcqd_queue *q, ipcqd_handle *h, int cancel_status)
 	}
 	ipcqd_node_remove(&h->qnode);
 	h->q = NULL;
-	qu_check_end(q);
 	qu_pump(q);
 }
 
@@ -450,7 +450,7 @@ ipcqd_queue_end_producer(ipcqd_queue *q, ipcqd_handle *h, bool *queue_ended)
 		h->ended = true;
 		q->producers_live--;
 		q->producers_ended++;
-		qu_check_end(q);
+		qu_check_end(q, true);
 		qu_pump(q);
 	}
 	*queue_ended = q->ended;

@@ -329,6 +329,28 @@ START_TEST(queue_ends_when_every_attached_producer_ended)
 }
 END_TEST
 
+START_TEST(lost_producer_with_expected_producers_is_abandoned_until_replaced)
+{
+	ipcqd_queue  *q  = new_queue(0, 0, 2);
+	ipcqd_handle *p1 = new_handle(q, IPCQ_ROLE_PRODUCER, 0);
+	ipcqd_handle *p2 = new_handle(q, IPCQ_ROLE_PRODUCER, 0);
+	bool          ended;
+
+	ipcqd_queue_end_producer(q, p1, &ended);
+	ipcqd_queue_detach(q, p2, IPCQ_ECONNLOST);
+	ck_assert(!q->ended);
+	ck_assert(ipcqd_queue_abandoned(q));
+	ipcqd_handle *p3 = new_handle(q, IPCQ_ROLE_PRODUCER, 0);
+	ck_assert(!ipcqd_queue_abandoned(q));
+	ipcqd_queue_end_producer(q, p3, &ended);
+	ck_assert(ended);
+	ipcqd_queue_free(q);
+	free(p1);
+	free(p2);
+	free(p3);
+}
+END_TEST
+
 START_TEST(expected_producers_hold_the_end_for_a_late_producer)
 {
 	ipcqd_queue  *q    = new_queue(0, 0, 2);
@@ -364,11 +386,16 @@ START_TEST(lost_producer_makes_the_stream_abandoned)
 	ck_assert_str_eq(buf, "x"); /* drain first */
 	ck_assert_uint_eq(take1(q, c, buf, &st, NULL), 0);
 	ck_assert_int_eq(st, IPCQ_EABANDONED);
-	/* Not final: a new producer clears it. */
+	/* Not final: a new producer clears it, and its end ends the queue. */
 	ipcqd_handle *p2 = new_handle(q, IPCQ_ROLE_PRODUCER, 0);
 	ck_assert(!ipcqd_queue_abandoned(q));
 	ck_assert_uint_eq(take1(q, c, buf, &st, NULL), 0);
 	ck_assert_int_eq(st, IPCQD_WOULD_BLOCK);
+	bool ended;
+	ipcqd_queue_end_producer(q, p2, &ended);
+	ck_assert(ended);
+	ck_assert_uint_eq(take1(q, c, buf, &st, NULL), 0);
+	ck_assert_int_eq(st, IPCQ_EOF);
 	ipcqd_queue_free(q);
 	free(p);
 	free(p2);
@@ -591,6 +618,8 @@ queue_suite(void)
 	tcase_add_test(t, queue_ends_when_every_attached_producer_ended);
 	tcase_add_test(t, expected_producers_hold_the_end_for_a_late_producer);
 	tcase_add_test(t, lost_producer_makes_the_stream_abandoned);
+	tcase_add_test(t,
+	    lost_producer_with_expected_producers_is_abandoned_until_replaced);
 	tcase_add_test(t, eof_waits_for_leases_held_by_others);
 	suite_add_tcase(s, t);
 
