@@ -152,8 +152,9 @@ typedef struct ipcq_queue_opts {
 	uint32_t max_message_bytes; /* largest payload */
 	int      full_policy;       /* ipcq_full_policy */
 	/* The queue ends when this many producers have ended, however
-	 * many are attached at any moment. 0: it ends when every producer
-	 * that attached has ended. */
+	 * many are attached at any moment (a fast producer that ends before
+	 * a slow one attaches does not end it). 0: it ends when a producer
+	 * ends and no other producer is attached. */
 	uint32_t expected_producers;
 	/* Non-zero: the queue must not exist with other options; an
 	 * existing queue with different options gives IPCQ_EEXIST. */
@@ -227,10 +228,12 @@ int ipcq_queue_ack_batch(ipcq_queue *q, ipcq_msg *const *msgs, size_t n);
  * redelivery (its delivery count grows). Errors as ipcq_queue_ack. */
 int ipcq_queue_nack(ipcq_queue *q, const ipcq_msg *msg);
 
-/* End this producer's stream (the sentinel). The queue ends when every
- * producer has ended (or expected_producers have); then sends fail with
- * IPCQ_ECLOSED and consumers get IPCQ_EOF once the queue is drained.
- * Ending twice is harmless. Errors: IPCQ_ECONNLOST, IPCQ_EDELETED. */
+/* End this producer's stream (the sentinel); its later sends fail with
+ * IPCQ_ECLOSED. The queue ends when expected_producers producers have
+ * ended, or, with none declared, when a producer ends and no other is
+ * attached; then every send fails with IPCQ_ECLOSED and consumers get
+ * IPCQ_EOF once the queue is drained. Ending twice is harmless. Errors:
+ * IPCQ_ECONNLOST, IPCQ_EDELETED. */
 int ipcq_queue_end(ipcq_queue *q);
 
 /* End the queue at once for every producer, whatever they declared.
