@@ -74,6 +74,7 @@ int bench_nng_push(const bench_wcfg *cfg);
 int bench_nng_pull(const bench_wcfg *cfg);
 int bench_nng_rep(const bench_wcfg *cfg);
 int bench_nng_req(const bench_wcfg *cfg);
+int bench_nng_repaio(const bench_wcfg *cfg);
 int bench_ipcq_prod(const bench_wcfg *cfg);
 int bench_ipcq_cons(const bench_wcfg *cfg);
 int bench_ipcq_sendrtt(const bench_wcfg *cfg);
@@ -99,6 +100,7 @@ typedef struct bench_tally {
 	size_t   size;
 	uint64_t total;
 	uint64_t t_last; /* ns, when the last message arrived */
+	uint64_t calls;  /* receive calls that returned messages */
 	uint64_t count[BENCH_MAX_PROCS];
 	uint64_t hsum[BENCH_MAX_PROCS];
 	uint64_t next[BENCH_MAX_PROCS]; /* lowest acceptable next seq */
@@ -108,7 +110,7 @@ typedef struct bench_tally {
 void bench_tally_init(bench_tally *t, uint32_t nprod, size_t size);
 /* 0 if the message is well-formed and in order; else records why. */
 int bench_tally_add(bench_tally *t, const void *data, size_t len);
-/* "recv=N tl=NS v0=C:H ..." plus "err=..." if one was recorded. */
+/* "recv=N calls=N tl=NS v0=C:H ..." plus "err=..." if one was recorded. */
 void bench_tally_format(const bench_tally *t, char *buf, size_t len);
 
 /* Round-trip samples, in ns. */

@@ -54,18 +54,20 @@ bench_cases_build(bench_case *cases, int max)
 	static const uint32_t pcs[] = { 1, 4 };
 	int                   n     = 0;
 
-	/* Latency first, while nothing else has warmed up the machine. */
+	/* Latency first, while nothing else has warmed up the machine; each
+	 * ratio's two sides run next to each other. */
 	cs_add(cases, &n, max, BENCH_NNG_RTT, "nng.reqrep", 64, 1, 1);
 	cs_add(cases, &n, max, BENCH_IPCQ_SEND, "ipcq.send", 64, 1, 1);
+	cs_add(cases, &n, max, BENCH_NNG_RTT_AIO, "nng.reqrep.aio", 64, 1, 1);
 	cs_add(cases, &n, max, BENCH_IPCQ_PING, "ipcq.pingpong", 64, 1, 1);
 	for (size_t s = 0; s < sizeof(cs_sizes) / sizeof(cs_sizes[0]); s++) {
 		for (int k = 0; k < 2; k++) {
 			cs_add(cases, &n, max, BENCH_NNG_TPUT, "nng.pushpull",
 			    cs_sizes[s], pcs[k], 1);
-			cs_add(cases, &n, max, BENCH_IPCQ_TPUT,
-			    "ipcq.unbatched", cs_sizes[s], pcs[k], 1);
 			cs_add(cases, &n, max, BENCH_IPCQ_TPUT, "ipcq.batched",
 			    cs_sizes[s], pcs[k], cs_batch_for(cs_sizes[s]));
+			cs_add(cases, &n, max, BENCH_IPCQ_TPUT,
+			    "ipcq.unbatched", cs_sizes[s], pcs[k], 1);
 		}
 	}
 	return (n);
@@ -93,7 +95,7 @@ int
 bench_tally_get(const char *line, uint32_t prod, uint64_t *cnt,
     uint64_t *hsum)
 {
-	char               key[8], val[64];
+	char               key[16], val[64];
 	unsigned long long c, h;
 
 	snprintf(key, sizeof(key), "v%" PRIu32, prod);
@@ -132,7 +134,8 @@ cs_tput_args(bench_args *a, const bench_opts *o, const bench_case *bc,
 static int
 cs_tput_verify(const bench_group *g, bench_case *bc, char *why, size_t len)
 {
-	uint64_t t0 = UINT64_MAX, tl = 0, total = 0;
+	bench_fig *f  = &bc->fig[bc->round];
+	uint64_t   t0 = UINT64_MAX, tl = 0, total = 0, calls = 0;
 
 	for (uint32_t i = 0; i < bc->p; i++) {
 		const char *pl = g->procs[bc->c + i].line;
@@ -140,7 +143,7 @@ cs_tput_verify(const bench_group *g, bench_case *bc, char *why, size_t len)
 
 		if (bench_kv_u64(pl, "sent", &sent) != 0 ||
 		    bench_kv_u64(pl, "t0", &st) != 0) {
-			snprintf(why, len, "bad_producer_line:%s", pl);
+			snprintf(why, len, "bad_producer_line:%.900s", pl);
 			return (-1);
 		}
 		t0 = st < t0 ? st : t0;
@@ -150,7 +153,7 @@ cs_tput_verify(const bench_group *g, bench_case *bc, char *why, size_t len)
 
 			if (bench_tally_get(cl, i, &c, &h) != 0 ||
 			    bench_kv_u64(cl, "tl", &t) != 0) {
-				snprintf(why, len, "bad_consumer_line:%s", cl);
+				snprintf(why, len, "bad_consumer_line:%.900s", cl);
 				return (-1);
 			}
 			cnt += c;
@@ -169,16 +172,25 @@ cs_tput_verify(const bench_group *g, bench_case *bc, char *why, size_t len)
 		}
 		total += sent;
 	}
+	for (uint32_t j = 0; j < bc->c; j++) {
+		uint64_t c;
+
+		if (bench_kv_u64(g->procs[j].line, "calls", &c) == 0) {
+			calls += c;
+		}
+	}
 	if (total == 0 || tl <= t0) {
 		snprintf(why, len, "no_messages_moved");
 		return (-1);
 	}
-	bc->msg_per_s = (double) total / ((double) (tl - t0) / 1e9);
+	f->msg_per_s = (double) total / ((double) (tl - t0) / 1e9);
 	printf("case=%s size=%zu p=%u c=%u batch=%u msgs=%" PRIu64
-	       " secs=%.3f msg_per_s=%.0f MiB_per_s=%.1f\n",
+	       " secs=%.3f msg_per_s=%.0f MiB_per_s=%.1f per_recv=%.1f"
+	       " round=%d\n",
 	    bc->name, bc->size, bc->p, bc->c, bc->batch, total,
-	    (double) (tl - t0) / 1e9, bc->msg_per_s,
-	    bc->msg_per_s * (double) bc->size / (1024.0 * 1024.0));
+	    (double) (tl - t0) / 1e9, f->msg_per_s,
+	    f->msg_per_s * (double) bc->size / (1024.0 * 1024.0),
+	    calls ? (double) total / (double) calls : 0.0, bc->round + 1);
 	return (0);
 }
 
@@ -263,25 +275,24 @@ cs_run_tput(const bench_env *env, const bench_opts *o, bench_case *bc,
 	if (rv == 0 && cs_tput_verify(&g, bc, why, sizeof(why)) == 0) {
 		return (0);
 	}
-	printf("case=%s size=%zu p=%u c=%u batch=%u FAIL reason=%s\n",
+	printf("case=%s size=%zu p=%u c=%u batch=%u FAIL reason=%s round=%d\n",
 	    bc->name, bc->size, bc->p, bc->c, bc->batch,
-	    rv != 0 ? g.err : why);
+	    rv != 0 ? g.err : why, bc->round + 1);
 	return (-1);
 }
 
 int
 bench_case_run(const bench_env *env, const bench_opts *o, bench_case *bc,
-    int idx)
+    int uid)
 {
 	int rv;
 
 	if (bc->kind == BENCH_NNG_TPUT || bc->kind == BENCH_IPCQ_TPUT) {
-		rv = cs_run_tput(env, o, bc, idx);
+		rv = cs_run_tput(env, o, bc, uid);
 	} else {
-		rv = bench_run_lat(env, o, bc, idx);
+		rv = bench_run_lat(env, o, bc, uid);
 	}
-	bc->ran = 1;
-	bc->ok  = rv == 0;
+	bc->fig[bc->round].ok = rv == 0;
 	fflush(stdout);
 	return (rv);
 }

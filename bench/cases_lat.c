@@ -67,7 +67,7 @@ cl_check_tally(const char *line, uint64_t n, char *why, size_t len)
 	uint64_t c, h;
 
 	if (bench_tally_get(line, 0, &c, &h) != 0) {
-		snprintf(why, len, "bad_consumer_line:%s", line);
+		snprintf(why, len, "bad_consumer_line:%.900s", line);
 		return (-1);
 	}
 	if (c != n || h != bench_expected_hsum(0, n)) {
@@ -82,7 +82,8 @@ cl_check_tally(const char *line, uint64_t n, char *why, size_t len)
 static int
 cl_print(bench_case *bc, const char *line, char *why, size_t len)
 {
-	uint64_t n, p50, p99, p999, mean, max;
+	bench_fig *f = &bc->fig[bc->round];
+	uint64_t   n, p50, p99, p999, mean, max;
 
 	if (bench_kv_u64(line, "n", &n) != 0 ||
 	    bench_kv_u64(line, "p50", &p50) != 0 ||
@@ -90,14 +91,16 @@ cl_print(bench_case *bc, const char *line, char *why, size_t len)
 	    bench_kv_u64(line, "p999", &p999) != 0 ||
 	    bench_kv_u64(line, "mean", &mean) != 0 ||
 	    bench_kv_u64(line, "max", &max) != 0 || n == 0) {
-		snprintf(why, len, "bad_latency_line:%s", line);
+		snprintf(why, len, "bad_latency_line:%.900s", line);
 		return (-1);
 	}
-	bc->p50_us = (double) p50 / 1e3;
+	f->p50_us  = (double) p50 / 1e3;
+	f->p99_us  = (double) p99 / 1e3;
+	f->p999_us = (double) p999 / 1e3;
 	printf("case=%s size=%zu n=%" PRIu64 " p50_us=%.1f p99_us=%.1f "
-	       "p999_us=%.1f mean_us=%.1f max_us=%.1f\n",
-	    bc->name, bc->size, n, bc->p50_us, (double) p99 / 1e3,
-	    (double) p999 / 1e3, (double) mean / 1e3, (double) max / 1e3);
+	       "p999_us=%.1f mean_us=%.1f max_us=%.1f round=%d\n",
+	    bc->name, bc->size, n, f->p50_us, f->p99_us, f->p999_us,
+	    (double) mean / 1e3, (double) max / 1e3, bc->round + 1);
 	return (0);
 }
 
@@ -114,7 +117,8 @@ cl_reqrep(const bench_env *env, const bench_opts *o, bench_case *bc,
 	if (bench_group_init(&g) != 0) {
 		return (-1);
 	}
-	cl_args(&a, o, "nng.rep", url, idx, o->rtt);
+	cl_args(&a, o, bc->kind == BENCH_NNG_RTT ? "nng.rep" : "nng.repaio",
+	    url, idx, o->rtt);
 	rv = cl_spawn(&g, env, &a);
 	cl_args(&a, o, "nng.req", url, idx, o->rtt);
 	rv = rv != 0 ? rv : cl_spawn(&g, env, &a);
@@ -196,6 +200,7 @@ bench_run_lat(const bench_env *env, const bench_opts *o, bench_case *bc,
 
 	switch (bc->kind) {
 	case BENCH_NNG_RTT:
+	case BENCH_NNG_RTT_AIO:
 		rv = cl_reqrep(env, o, bc, idx, why, sizeof(why));
 		break;
 	case BENCH_IPCQ_SEND:
@@ -206,8 +211,8 @@ bench_run_lat(const bench_env *env, const bench_opts *o, bench_case *bc,
 		break;
 	}
 	if (rv != 0) {
-		printf("case=%s size=%zu FAIL reason=%s\n", bc->name, bc->size,
-		    why[0] != '\0' ? why : "setup");
+		printf("case=%s size=%zu FAIL reason=%s round=%d\n", bc->name,
+		    bc->size, why[0] != '\0' ? why : "setup", bc->round + 1);
 	}
 	return (rv);
 }

@@ -87,18 +87,31 @@ int bench_broker_stop(bench_env *env);
 enum bench_ckind {
 	BENCH_NNG_TPUT,  /* plain nng PUSH/PULL P -> C */
 	BENCH_IPCQ_TPUT, /* ipcq through the broker P -> C */
-	BENCH_NNG_RTT,   /* plain nng REQ/REP round trip */
+	BENCH_NNG_RTT,   /* plain nng REQ/REP round trip, blocking REP */
+	BENCH_NNG_RTT_AIO, /* the same, REP context driven by its aio */
 	BENCH_IPCQ_SEND, /* one ipcq_queue_send call */
 	BENCH_IPCQ_PING, /* ipcq ping-pong over two queues */
 };
+
+/* Rounds: the whole case list runs this many times, so that the two
+ * sides of each ratio are measured close together, several times over. */
+#define BENCH_MAX_ROUNDS 16
 
 typedef struct bench_opts {
 	uint64_t    dur_ms; /* per throughput case, when count is 0 */
 	uint64_t    count;  /* messages per throughput case; 0: dur_ms */
 	uint64_t    rtt;    /* timed round trips per latency case */
+	int         rounds; /* 1 .. BENCH_MAX_ROUNDS */
 	const char *only;   /* comma-separated id patterns, or NULL */
 	int         quick;
 } bench_opts;
+
+/* One measurement: msg/s (throughput) or p50/p99/p99.9 (latency). */
+typedef struct bench_fig {
+	int    ok;
+	double msg_per_s;
+	double p50_us, p99_us, p999_us;
+} bench_fig;
 
 typedef struct bench_case {
 	enum bench_ckind kind;
@@ -106,17 +119,21 @@ typedef struct bench_case {
 	size_t           size;
 	uint32_t         p, c, batch;
 	char             id[64]; /* NAME/SIZE[/PxC]: what --only matches */
-	/* Filled in by the run: */
-	int    ran, ok;
-	double msg_per_s; /* throughput cases */
-	double p50_us;    /* latency cases */
+	int              round;  /* the round being run (0-based) */
+	bench_fig        fig[BENCH_MAX_ROUNDS];
 } bench_case;
 
 /* The case table, in run order. Returns the number of cases. */
 int bench_cases_build(bench_case *cases, int max);
-/* Run one case, print its line; 0 if it ran and verified. */
+/* Run one case (round bc->round), print its line, fill its figure; 0 if
+ * it ran and verified. uid names its queues and sockets: unique per run. */
 int bench_case_run(const bench_env *env, const bench_opts *o,
-    bench_case *bc, int idx);
+    bench_case *bc, int uid);
+/* After the rounds: per-case medians, then the targets' ratios. */
+void bench_report_medians(const bench_opts *o, const bench_case *cases,
+    int n);
+void bench_report_ratios(const bench_opts *o, const bench_case *cases,
+    int n);
 
 /* Helpers shared by the case runners. */
 uint64_t bench_case_timeout_ms(const bench_opts *o);

@@ -26,13 +26,16 @@ main_usage(FILE *f)
 	fprintf(f,
 	    "usage: ipcq-bench [--quick] [--duration SECS] [--count N] "
 	    "[--rtt N]\n"
+	    "                  [--rounds N]"
 	    "                  [--only PATTERN[,PATTERN...]] [--ipcqd PATH] "
 	    "[--list]\n"
 	    "  --quick         small run (< 20 s), for smoke tests\n"
-	    "  --duration SECS length of each throughput case (default 2)\n"
+	    "  --duration SECS length of each throughput case (default 1)\n"
 	    "  --count N       messages per throughput case instead\n"
 	    "  --rtt N         timed round trips per latency case "
-	    "(default 20000)\n"
+	    "(default 10000)\n"
+	    "  --rounds N      run the case list N times (default 3); medians\n"
+	    "                  and ratios are taken over the rounds\n"
 	    "  --only PATTERN  run the cases whose id matches (fnmatch, or a\n"
 	    "                  substring); ids: NAME/SIZE[/PxC], see --list\n"
 	    "  --ipcqd PATH    broker binary (default: ../broker/ipcqd next "
@@ -86,6 +89,7 @@ main_opts(int argc, char **argv, bench_opts *o, const char **ipcqd, int *list)
 		{ "duration", required_argument, NULL, 'd' },
 		{ "count", required_argument, NULL, 'n' },
 		{ "rtt", required_argument, NULL, 'r' },
+		{ "rounds", required_argument, NULL, 'R' },
 		{ "only", required_argument, NULL, 'o' },
 		{ "ipcqd", required_argument, NULL, 'b' },
 		{ "list", no_argument, NULL, 'l' },
@@ -102,6 +106,7 @@ main_opts(int argc, char **argv, bench_opts *o, const char **ipcqd, int *list)
 		case 'd': dur = atof(optarg); break;
 		case 'n': o->count = strtoull(optarg, NULL, 10); break;
 		case 'r': rtt = atoi(optarg); break;
+		case 'R': o->rounds = atoi(optarg); break;
 		case 'o': o->only = optarg; break;
 		case 'b': *ipcqd = optarg; break;
 		case 'l': *list = 1; break;
@@ -109,59 +114,17 @@ main_opts(int argc, char **argv, bench_opts *o, const char **ipcqd, int *list)
 		default: return (-1);
 		}
 	}
-	if (optind != argc || (dur != -1 && dur <= 0) || rtt == 0) {
+	if (optind != argc || (dur != -1 && dur <= 0) || rtt == 0 ||
+	    o->rounds < 0 || o->rounds > BENCH_MAX_ROUNDS) {
 		return (-1);
 	}
-	o->dur_ms = (uint64_t) ((dur > 0 ? dur : o->quick ? 0.25 : 2.0) * 1000);
-	o->rtt    = (uint64_t) (rtt > 0 ? rtt : o->quick ? 1000 : 20000);
+	/* Full run: 3 rounds of about 30 s on 2 cores. */
+	o->dur_ms = (uint64_t) ((dur > 0 ? dur : o->quick ? 0.25 : 1.0) * 1000);
+	o->rtt    = (uint64_t) (rtt > 0 ? rtt : o->quick ? 1000 : 10000);
+	if (o->rounds == 0) {
+		o->rounds = o->quick ? 1 : 3;
+	}
 	return (0);
-}
-
-static const bench_case *
-main_find(const bench_case *cases, int n, const char *id)
-{
-	for (int i = 0; i < n; i++) {
-		if (strcmp(cases[i].id, id) == 0 && cases[i].ran &&
-		    cases[i].ok) {
-			return (&cases[i]);
-		}
-	}
-	return (NULL);
-}
-
-/* The two targets, from this run's own figures. */
-static void
-main_ratios(const bench_case *cases, int n)
-{
-	const bench_case *b  = main_find(cases, n, "ipcq.batched/64/1x1");
-	const bench_case *pp = main_find(cases, n, "nng.pushpull/64/1x1");
-	const bench_case *s  = main_find(cases, n, "ipcq.send/64");
-	const bench_case *rr = main_find(cases, n, "nng.reqrep/64");
-
-	printf("ratios:\n");
-	if (b != NULL && pp != NULL) {
-		double r = b->msg_per_s / pp->msg_per_s;
-
-		printf("ratio=batched_vs_pushpull value=%.2f target=>=20 "
-		       "status=%s ipcq.batched/64/1x1=%.0f_msg/s "
-		       "nng.pushpull/64/1x1=%.0f_msg/s\n",
-		    r, r >= 20.0 ? "met" : "NOT_MET", b->msg_per_s,
-		    pp->msg_per_s);
-	} else {
-		printf("ratio=batched_vs_pushpull status=n/a (needs "
-		       "ipcq.batched/64/1x1 and nng.pushpull/64/1x1)\n");
-	}
-	if (s != NULL && rr != NULL) {
-		double r = s->p50_us / rr->p50_us;
-
-		printf("ratio=send_p50_vs_reqrep_p50 value=%.2f target=<=1.2 "
-		       "status=%s ipcq.send/64_p50=%.1f_us "
-		       "nng.reqrep/64_p50=%.1f_us\n",
-		    r, r <= 1.2 ? "met" : "NOT_MET", s->p50_us, rr->p50_us);
-	} else {
-		printf("ratio=send_p50_vs_reqrep_p50 status=n/a (needs "
-		       "ipcq.send/64 and nng.reqrep/64)\n");
-	}
 }
 
 static int
@@ -170,6 +133,7 @@ main_need_broker(const bench_case *cases, int n, const char *only)
 	for (int i = 0; i < n; i++) {
 		if (cases[i].kind != BENCH_NNG_TPUT &&
 		    cases[i].kind != BENCH_NNG_RTT &&
+		    cases[i].kind != BENCH_NNG_RTT_AIO &&
 		    main_selected(&cases[i], only)) {
 			return (1);
 		}
@@ -208,10 +172,11 @@ main_header(const bench_opts *o)
 
 	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S%z",
 	    localtime_r(&now, &tm));
-	printf("# ipcq-bench %s mode=%s duration_s=%.2f count=%llu rtt=%llu "
-	       "cpus=%ld\n", date, o->quick ? "quick" : "full",
-	    (double) o->dur_ms / 1000.0, (unsigned long long) o->count,
-	    (unsigned long long) o->rtt, sysconf(_SC_NPROCESSORS_ONLN));
+	printf("# ipcq-bench %s mode=%s rounds=%d duration_s=%.2f count=%llu "
+	       "rtt=%llu cpus=%ld\n", date, o->quick ? "quick" : "full",
+	    o->rounds, (double) o->dur_ms / 1000.0,
+	    (unsigned long long) o->count, (unsigned long long) o->rtt,
+	    sysconf(_SC_NPROCESSORS_ONLN));
 }
 
 static int
@@ -225,10 +190,13 @@ main_run(bench_env *env, const bench_opts *o, bench_case *cases, int n)
 		                "--ipcqd PATH)\n", env->ipcqd);
 		return (3);
 	}
-	for (int i = 0; i < n && !bench_interrupted; i++) {
-		if (main_selected(&cases[i], o->only) &&
-		    bench_case_run(env, o, &cases[i], i) != 0) {
-			failed = 1;
+	for (int r = 0; r < o->rounds; r++) {
+		for (int i = 0; i < n && !bench_interrupted; i++) {
+			cases[i].round = r;
+			if (main_selected(&cases[i], o->only) &&
+			    bench_case_run(env, o, &cases[i], r * n + i) != 0) {
+				failed = 1;
+			}
 		}
 	}
 	if (env->broker > 0 && (st = bench_broker_stop(env)) != 0) {
@@ -239,7 +207,8 @@ main_run(bench_env *env, const bench_opts *o, bench_case *cases, int n)
 		printf("interrupted\n");
 		return (130);
 	}
-	main_ratios(cases, n);
+	bench_report_medians(o, cases, n);
+	bench_report_ratios(o, cases, n);
 	return (failed ? 1 : 0);
 }
 
@@ -265,6 +234,13 @@ main(int argc, char **argv)
 			printf("%s\n", cases[i].id);
 		}
 		return (0);
+	}
+	for (rv = 0; rv < n && !main_selected(&cases[rv], o.only); rv++) {
+	}
+	if (rv == n) {
+		fprintf(stderr, "ipcq-bench: no case matches --only %s "
+		                "(see --list)\n", o.only);
+		return (2);
 	}
 	main_signals();
 	if (main_paths(&env, ipcqd) != 0 || bench_dir_create(&env) != 0) {

@@ -112,8 +112,8 @@ bench_tally_format(const bench_tally *t, char *buf, size_t len)
 {
 	size_t off;
 
-	off = (size_t) snprintf(buf, len, "recv=%" PRIu64 " tl=%" PRIu64,
-	    t->total, t->t_last);
+	off = (size_t) snprintf(buf, len, "recv=%" PRIu64 " calls=%" PRIu64
+	    " tl=%" PRIu64, t->total, t->calls, t->t_last);
 	for (uint32_t i = 0; i < t->nprod && off < len; i++) {
 		off += (size_t) snprintf(buf + off, len - off,
 		    " v%" PRIu32 "=%" PRIu64 ":%" PRIu64, i, t->count[i],

@@ -141,6 +141,7 @@ iq_drain(const bench_wcfg *cfg, ipcq_queue *q, ipcq_msg **msgs,
 			return (rv);
 		}
 		t->t_last = bench_now_ns();
+		t->calls++;
 		for (size_t k = 0; k < n; k++) {
 			(void) bench_tally_add(t, ipcq_msg_data(msgs[k]),
 			    ipcq_msg_size(msgs[k]));

@@ -126,6 +126,7 @@ nn_pull_loop(const bench_wcfg *cfg, nng_socket s, bench_ctr *ctr,
 		}
 		(void) bench_tally_add(t, nng_msg_body(m), nng_msg_len(m));
 		t->t_last = idle_since = bench_now_ns();
+		t->calls++;
 		nng_msg_free(m);
 		atomic_fetch_add_explicit(&ctr->received, 1,
 		    memory_order_relaxed);

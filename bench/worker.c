@@ -20,6 +20,7 @@ static const struct {
 	{ "nng.pull", bench_nng_pull },
 	{ "nng.rep", bench_nng_rep },
 	{ "nng.req", bench_nng_req },
+	{ "nng.repaio", bench_nng_repaio },
 	{ "ipcq.prod", bench_ipcq_prod },
 	{ "ipcq.cons", bench_ipcq_cons },
 	{ "ipcq.sendrtt", bench_ipcq_sendrtt },

@@ -47,9 +47,10 @@ sv_start_recv(ipcqd_ctx *cx)
 	nng_ctx_recv(cx->ctx, cx->aio);
 }
 
-/* Keep recv_contexts contexts receiving. Called without the broker
- * lock; nng calls are made after the server lock is released. */
-static void
+/* Keep recv_contexts contexts receiving; returns how many it started.
+ * Called without the broker lock; nng calls are made after the server
+ * lock is released. */
+static int
 sv_top_up(ipcqd_server *srv)
 {
 	ipcqd_ctx *start[64];
@@ -75,6 +76,7 @@ sv_top_up(ipcqd_server *srv)
 	for (int i = 0; i < n; i++) {
 		sv_start_recv(start[i]);
 	}
+	return n;
 }
 
 int
@@ -90,8 +92,7 @@ ipcqd_server_start(ipcqd_server **sp, ipcqd_broker *b)
 	ipcqd_list_init(&srv->all);
 	ipcqd_list_init(&srv->idle);
 	*sp = srv;
-	sv_top_up(srv);
-	return srv->receiving > 0 ? 0 : IPCQ_ENOMEM;
+	return sv_top_up(srv) > 0 ? 0 : IPCQ_ENOMEM;
 }
 
 void

@@ -250,6 +250,9 @@ main(int argc, char **argv)
 	ipcq_client *c;
 	int          rc, err, missing = 0;
 
+	/* Line by line, also into a pipe: the output interleaves in
+	 * order with the other processes' (scripts/demo.sh). */
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	if ((rc = files_setup(&f, argc, argv)) != 0) {
 		return rc;
 	}

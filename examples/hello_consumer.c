@@ -17,6 +17,7 @@ main(int argc, char **argv)
 	ipcq_msg    *m;
 	int          err;
 
+	setvbuf(stdout, NULL, _IOLBF, 0); /* each line as it comes */
 	if ((err = ipcq_client_open(&c, NULL)) != 0) {
 		fprintf(stderr, "hello_consumer: %s\n", ipcq_strerror(err));
 		return 1;

@@ -235,6 +235,9 @@ main(int argc, char **argv)
 	uint64_t     got = 0, want, missing = 0;
 	int          err, rv;
 
+	/* Line by line, also into a pipe: the output interleaves in
+	 * order with the other processes' (scripts/demo.sh). */
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	p.n        = argc > 1 ? strtoull(argv[1], NULL, 10) : p.n;
 	p.nworkers = argc > 2 ? atoi(argv[2]) : p.nworkers;
 	p.tasks    = argc > 3 ? argv[3] : p.tasks;

@@ -46,8 +46,19 @@ trap 'exit 130' INT TERM
 run() { timeout -k 2 "$LIMIT" "$@"; }
 ipcq() { run "$IPCQ_BIN" "$@"; }
 heading() { printf '\n=== %s ===\n' "$*"; }
-# Print a command the way a user would type it, then run it.
-show() { printf '$ %s\n' "$*"; "$@"; }
+# Print a command the way a user would type it (arguments with spaces or
+# shell characters in single quotes), then run it.
+quoted() {
+    local a out=""
+    for a in "$@"; do
+        case $a in
+        *[!A-Za-z0-9._/:=@%+-]*|'') out="$out '$a'" ;;
+        *) out="$out $a" ;;
+        esac
+    done
+    printf '$%s\n' "$out"
+}
+show() { quoted "$@"; "$@"; }
 
 # result NAME OK: count and print the outcome of one group.
 result() {
@@ -139,7 +150,7 @@ demo_files() {
 expect_exit() {
     local want=$1 got
     shift
-    printf '$ %s\n' "$*"
+    quoted "$@"
     "$@"
     got=$?
     echo "(exit $got)"

@@ -30,6 +30,7 @@
 
 #include <check.h>
 
+#include "ipcq.h"
 #include "th_run.h"
 
 /* Default deadline for waits on peers and events (ms). Generous for
@@ -38,8 +39,16 @@
 
 /* ------------------------------------------------------------ test env */
 
-/* Setup/teardown for tcase_add_checked_fixture. */
-void th_begin(void);
+/* A test case whose every test runs with th_begin/th_end around it
+ * (th_tcase_with: another setup, which must call th_begin_args), under
+ * a per-case root directory that th_suite_end cleans after failures. */
+TCase *th_tcase(const char *name);
+TCase *th_tcase_with(const char *name, void (*setup)(void));
+
+/* The fixtures th_tcase installs. */
+void th_suite_begin(void); /* unchecked: runs in the runner */
+void th_suite_end(void);
+void th_begin(void);       /* checked: runs in each test's child */
 void th_end(void);
 
 /* Same as th_begin, with extra broker arguments (NULL-terminated). */
@@ -101,8 +110,9 @@ th_proc *th_peer(const char *arg, ...);
 th_proc *th_peerv(const char *const *args);
 
 /* Spawn any program (CLI, examples): argv[0] is the path. stdin_text
- * (may be NULL: /dev/null) is written to a file and used as stdin.
- * stderr is inherited. No event pipe. */
+ * (may be NULL: empty) is written to a file and used as stdin. stdout
+ * and stderr go to files (th_proc_output, th_proc_stderr). No event
+ * pipe. */
 th_proc *th_spawn(const char *const *argv, const char *stdin_text);
 
 /* Wait until the process reports an event line starting with ev.
@@ -130,6 +140,9 @@ void th_proc_expect_exit(th_proc *p, int code);
 /* The process's stdout so far (whole file, NUL-terminated; valid until
  * the next call on p or th_proc_free). */
 const char *th_proc_output(th_proc *p);
+
+/* The stderr of a th_spawn'ed process so far (same rules). */
+const char *th_proc_stderr(th_proc *p);
 
 const char *th_proc_name(const th_proc *p);
 pid_t       th_proc_pid(const th_proc *p);
@@ -170,7 +183,41 @@ void th_consumed_free(th_consumed *c);
 void th_assert_exactly_once(const th_consumed *cs, size_t ncons, int nprod,
     long per_prod);
 
+/* The same without the order check (redelivered messages may come back
+ * after later ones: FIFO holds "except for redeliveries"). */
+void th_assert_exactly_once_any_order(const th_consumed *cs, size_t ncons,
+    int nprod, long per_prod);
+
 /* Collect n consumer peers: wait for exit code 0, parse the output. */
 void th_collect_consumers(th_proc **ps, size_t n, th_consumed *cs);
+
+/* ------------------------------------------------ in-process libipcq */
+
+/* The test's own client (one client; peers are other processes). */
+ipcq_client *th_client(void);
+
+/* Open a queue, asserting success. opts may be NULL. */
+ipcq_queue *th_queue(ipcq_client *c, const char *name,
+    const ipcq_queue_opts *opts);
+
+/* Send a NUL-terminated string; assert success. */
+void th_send_str(ipcq_queue *q, const char *s);
+
+/* Receive one message, assert success, return its payload as a
+ * malloc'ed NUL-terminated string; the message itself goes to *m when m
+ * is not NULL (caller frees), else it is freed. */
+char *th_recv_str(ipcq_queue *q, int timeout_ms, ipcq_msg **m);
+
+/* Receive one message and assert its payload equals want. */
+void th_expect_recv(ipcq_queue *q, const char *want, int timeout_ms);
+
+/* Stats of a queue by name with client c; asserts success. */
+void th_stats(ipcq_client *c, const char *name, ipcq_stats *st);
+
+/* Poll the queue's stats (every 10 ms) until pred holds or timeout_ms
+ * passes; returns 0 or -1. Only for states no event announces, such as
+ * the broker having noticed that a killed peer's connection dropped. */
+int th_poll_stats(ipcq_client *c, const char *name,
+    int (*pred)(const ipcq_stats *st, void *arg), void *arg, int timeout_ms);
 
 #endif

@@ -109,9 +109,9 @@ check_order(const th_consumed *c, size_t ci, int nprod)
 	free(last);
 }
 
-void
-th_assert_exactly_once(const th_consumed *cs, size_t ncons, int nprod,
-    long per_prod)
+static void
+exactly_once(const th_consumed *cs, size_t ncons, int nprod, long per_prod,
+    int ordered)
 {
 	size_t         total = (size_t) nprod * (size_t) per_prod;
 	unsigned char *seen  = calloc(total ? total : 1, 1);
@@ -130,7 +130,9 @@ th_assert_exactly_once(const th_consumed *cs, size_t ncons, int nprod,
 			seen[idx] = 1;
 			got++;
 		}
-		check_order(&cs[ci], ci, nprod);
+		if (ordered) {
+			check_order(&cs[ci], ci, nprod);
+		}
 	}
 	for (size_t idx = 0; idx < total; idx++) {
 		ck_assert_msg(seen[idx], "lost p%zu-%zu (%zu of %zu arrived)",
@@ -138,6 +140,20 @@ th_assert_exactly_once(const th_consumed *cs, size_t ncons, int nprod,
 	}
 	ck_assert_uint_eq(got, total);
 	free(seen);
+}
+
+void
+th_assert_exactly_once(const th_consumed *cs, size_t ncons, int nprod,
+    long per_prod)
+{
+	exactly_once(cs, ncons, nprod, per_prod, 1);
+}
+
+void
+th_assert_exactly_once_any_order(const th_consumed *cs, size_t ncons,
+    int nprod, long per_prod)
+{
+	exactly_once(cs, ncons, nprod, per_prod, 0);
 }
 
 void

@@ -1,8 +1,9 @@
 /*
  * th_env.c — one test's environment: its temporary directory, its broker,
- * and the clean-up that runs even when an assertion ends the test early
- * (Check's fork mode exits the child on failure without a teardown, so
- * the clean-up is an atexit handler).
+ * and the checks and clean-up at its end. (A test that fails an assertion
+ * ends at once with _exit() in Check's fork mode: its processes die with
+ * it (PR_SET_PDEATHSIG), and th_suite_end, in the runner, removes what it
+ * left on disk.)
  */
 #include "harness.h"
 #include "th_internal.h"
@@ -114,8 +115,15 @@ thi_read_file(const char *path, size_t *lenp)
 void
 thi_broker_register(pid_t pid)
 {
+	FILE *f;
+
 	ck_assert_int_lt(env.nbrokers, TH_BROKERS_MAX);
 	env.brokers[env.nbrokers++] = pid;
+	/* For th_suite_end, which cleans up after a failed test. */
+	if ((f = fopen(th_path(TH_PIDS_FILE), "a")) != NULL) {
+		fprintf(f, "%d\n", (int) pid);
+		fclose(f);
+	}
 }
 
 /* ------------------------------------------------------------ /dev/shm */
@@ -154,8 +162,8 @@ shm_free(char **names, size_t n)
 
 /* Does name contain the decimal number pid, not as part of a longer
  * number? */
-static int
-shm_name_has_pid(const char *name, pid_t pid)
+int
+thi_shm_name_has_pid(const char *name, pid_t pid)
 {
 	char        num[24];
 	size_t      nl = (size_t) snprintf(num, sizeof(num), "%d", (int) pid);
@@ -186,7 +194,7 @@ shm_is_ours(const char *name)
 		}
 	}
 	for (int i = 0; i < env.nbrokers; i++) {
-		if (shm_name_has_pid(name, env.brokers[i])) {
+		if (thi_shm_name_has_pid(name, env.brokers[i])) {
 			return 1;
 		}
 	}
@@ -222,6 +230,12 @@ rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 	return remove(path);
 }
 
+void
+thi_rm_rf(const char *dir)
+{
+	(void) nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 static void
 env_cleanup(void)
 {
@@ -238,7 +252,7 @@ env_cleanup(void)
 		}
 	}
 	if (getenv("TH_KEEP") == NULL) {
-		(void) nftw(env.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		thi_rm_rf(env.dir);
 	} else {
 		fprintf(stderr, "TH_KEEP: kept %s\n", env.dir);
 	}
@@ -248,8 +262,9 @@ env_cleanup(void)
 	env.active = 0;
 }
 
-/* Runs when an assertion exits the test child: show the broker's log,
- * since that is usually where the story is, then clean up. */
+/* Runs if the test child exits through exit() before th_end (not after a
+ * failed assertion: Check's fork mode leaves with _exit(); th_suite_end
+ * in the runner cleans up after those). */
 static void
 env_atexit(void)
 {
@@ -264,10 +279,14 @@ env_atexit(void)
 static const char *
 env_tmp_root(void)
 {
-	const char *t = getenv("TMPDIR");
+	const char *t = getenv("TH_ROOT");
 
+	if (t != NULL && t[0] == '/') {
+		return t; /* set by th_suite_begin in the runner */
+	}
+	t = getenv("TMPDIR");
 	/* An ipc:// path must fit in sun_path (108 bytes). */
-	if (t != NULL && t[0] == '/' && strlen(t) < 60) {
+	if (t != NULL && t[0] == '/' && strlen(t) < 50) {
 		return t;
 	}
 	return "/tmp";
@@ -281,8 +300,7 @@ th_begin_args(const char *const *broker_args)
 		atexit(env_atexit);
 		env.atexit_set = 1;
 	}
-	snprintf(env.dir, sizeof(env.dir), "%s/ipcq-test-XXXXXX",
-	    env_tmp_root());
+	snprintf(env.dir, sizeof(env.dir), "%s/t-XXXXXX", env_tmp_root());
 	ck_assert_msg(mkdtemp(env.dir) != NULL, "mkdtemp: %s",
 	    strerror(errno));
 	snprintf(env.sock, sizeof(env.sock), "%s/ipcqd.sock", env.dir);

@@ -37,6 +37,15 @@ void thi_env_need(void);
  * marks the /dev/shm names it may have created. */
 void thi_broker_register(pid_t pid);
 
+/* Does name contain the decimal number pid, not inside a longer number? */
+int thi_shm_name_has_pid(const char *name, pid_t pid);
+
+/* rm -rf dir (no symlinks followed). */
+void thi_rm_rf(const char *dir);
+
+/* Name of the file in a test directory that lists its broker pids. */
+#define TH_PIDS_FILE "broker.pids"
+
 void thi_proc_kill_all(void);
 int  thi_proc_count_live(void);
 

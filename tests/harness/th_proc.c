@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define TH_PROC_MAX   128
@@ -32,7 +33,9 @@ struct th_proc {
 	int    status;
 	char   name[64];
 	char   out_path[512];
+	char   err_path[512]; /* "" when stderr is inherited */
 	char  *out;
+	char  *err;
 	char   evbuf[TH_EVBUF_SIZE];
 	size_t evlen;
 	size_t evpos; /* start of the first unread line */
@@ -212,6 +215,10 @@ proc_start(const char *const *argv, int with_events, const char *stdin_text)
 		sp.fd_in = inp[0];
 	} else {
 		char in_path[512];
+		snprintf(p->err_path, sizeof(p->err_path), "%s/err-%d.txt",
+		    th_dir(), proc_seq);
+		sp.fd_err = open_cloexec(p->err_path, O_WRONLY | O_CREAT | O_TRUNC);
+		ck_assert_int_ge(sp.fd_err, 0);
 		snprintf(in_path, sizeof(in_path), "%s/in-%d.txt", th_dir(),
 		    proc_seq);
 		FILE *f = fopen(in_path, "w");
@@ -229,6 +236,9 @@ proc_start(const char *const *argv, int with_events, const char *stdin_text)
 	p->stdin_fd = inp[1];
 	close(sp.fd_out);
 	close(sp.fd_in);
+	if (sp.fd_err >= 0) {
+		close(sp.fd_err);
+	}
 	if (evp[1] >= 0) {
 		close(evp[1]);
 	}
@@ -380,6 +390,17 @@ th_proc_output(th_proc *p)
 }
 
 const char *
+th_proc_stderr(th_proc *p)
+{
+	ck_assert_msg(p->err_path[0] != '\0', "%s: stderr not captured",
+	    p->name);
+	free(p->err);
+	p->err = thi_read_file(p->err_path, NULL);
+	ck_assert_msg(p->err != NULL, "read %s", p->err_path);
+	return p->err;
+}
+
+const char *
 th_proc_name(const th_proc *p)
 {
 	return p->name;
@@ -411,5 +432,6 @@ th_proc_free(th_proc *p)
 	}
 	proc_unregister(p);
 	free(p->out);
+	free(p->err);
 	free(p);
 }

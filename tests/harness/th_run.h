@@ -10,6 +10,7 @@
 #define TH_RUN_H
 
 #include <check.h>
+#include <stdarg.h>
 #include <stdlib.h>
 
 /* Per-case Check timeout (s). ctest's TIMEOUT is the outer guard; this one
@@ -17,16 +18,31 @@
  * own waits are shorter still, so a hang normally fails with a message. */
 #define TH_CASE_TIMEOUT 50
 
+/* Run the suites (NULL-terminated); CK_RUN_SUITE picks one, which is how
+ * one program serves several ctest tests (ipcq_add_check_test SUITE). */
 static inline int
-th_run(Suite *s)
+th_run_suites(Suite *s, ...)
 {
 	SRunner *sr = srunner_create(s);
+	va_list  ap;
 	int      failed;
 
+	va_start(ap, s);
+	for (Suite *more = va_arg(ap, Suite *); more != NULL;
+	     more = va_arg(ap, Suite *)) {
+		srunner_add_suite(sr, more);
+	}
+	va_end(ap);
 	srunner_run_all(sr, CK_ENV);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+static inline int
+th_run(Suite *s)
+{
+	return th_run_suites(s, (Suite *) NULL);
 }
 
 #endif

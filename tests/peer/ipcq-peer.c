@@ -10,7 +10,7 @@
  *             [--hold N] [--out FILE] [--eof-repeat R] [--notify-after N]
  *   ipcq-peer ping
  *   common:   [--expected P] [--max-messages N] [--policy block|fail|drop]
- *             [--role auto|producer|consumer] [--timeout MS]
+ *             [--role auto|producer|consumer] [--timeout MS] [--gate]
  *
  * Payloads are "p<K>-<seq>" (padded with '.' to --size), so a test can
  * detect loss, duplicates and reordering exactly.
@@ -19,13 +19,14 @@
  *   "ERR <NAME> sent=N".
  * stdout, consume: one "M <payload> <delivery_count> <redelivered>" line
  *   per message, then one final line: "EOF count=N", "DONE count=N"
- *   (--count reached), "RELEASED count=N" (--hold, stdin closed) or
- *   "ERR <NAME> count=N". --eof-repeat R adds "REPEAT EOF x<R>" when R
+ *   (--count reached), "HOLD count=N" (--hold reached; then, once stdin
+ *   closes, "RELEASED count=N") or "ERR <NAME> count=N". --eof-repeat R adds "REPEAT EOF x<R>" when R
  *   more receives all returned IPCQ_EOF, else "REPEAT <NAME> at <i>".
  * Events, one line each on fd 3 when it is open (the harness's pipe):
  *   READY (queue opened), PAUSE (--pause-at reached; waits for stdin to
  *   close), HOLD (--hold messages received, unacked; waits likewise),
- *   PROGRESS (--notify-after messages received).
+ *   PROGRESS (--notify-after messages received), GATE (--gate: after
+ *   READY, waits for stdin to close before doing anything).
  * Exit status: 0 success (EOF counts as success), 2 usage, 3 check failed,
  *   20 + ipcq_err on an ipcq error.
  */
@@ -49,6 +50,7 @@ struct peer_opts {
 	long        start;
 	size_t      batch;
 	int         end;
+	int         gate;
 	long        pause_at;
 	size_t      size;
 	int         ack_explicit;
@@ -125,6 +127,10 @@ parse_opt(struct peer_opts *o, const char *k, const char *v)
 {
 	if (strcmp(k, "--end") == 0) {
 		o->end = 1;
+		return 0;
+	}
+	if (strcmp(k, "--gate") == 0) {
+		o->gate = 1;
 		return 0;
 	}
 	if (v == NULL) {
@@ -371,6 +377,7 @@ cmd_consume(ipcq_queue *q, const struct peer_opts *o, FILE *out)
 		}
 	}
 	if (o->hold > 0) {
+		fprintf(out, "HOLD count=%ld\n", got);
 		fflush(out);
 		peer_event("HOLD");
 		peer_wait_stdin();
@@ -441,6 +448,10 @@ main(int argc, char **argv)
 		return peer_fail("open", rv, 0);
 	}
 	peer_event("READY");
+	if (o.gate) {
+		peer_event("GATE");
+		peer_wait_stdin();
+	}
 	rv = strcmp(o.cmd, "produce") == 0 ? cmd_produce(q, &o)
 	                                   : cmd_consume(q, &o, out);
 	fflush(out);
