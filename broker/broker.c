@@ -26,6 +26,7 @@ ipcqd_config_init(ipcqd_config *cfg)
 	cfg->recv_contexts = 8;
 	cfg->max_parked    = 10000;
 	cfg->socket_mode   = 0600;
+	cfg->close_timeout_ms = 3000;
 }
 
 int
@@ -218,6 +219,80 @@ br_unlink_ipc(ipcqd_broker *b)
 	}
 }
 
+/* nng_close on its own thread, so that the broker can give up on it. */
+typedef struct br_closer {
+	pthread_mutex_t mtx;
+	pthread_cond_t  cv;
+	nng_socket      sock;
+	bool            done;
+} br_closer;
+
+static void *
+br_close_thread(void *arg)
+{
+	br_closer *c = arg;
+
+	nng_close(c->sock);
+	pthread_mutex_lock(&c->mtx);
+	c->done = true;
+	pthread_cond_signal(&c->cv);
+	pthread_mutex_unlock(&c->mtx);
+	return NULL;
+}
+
+/*
+ * Close the socket, waiting at most timeout_ms. nng 1.5.2's close can
+ * hang for good in its reaper when connections are torn down with I/O
+ * in flight (nanomsg/nng#1543, still open in 1.7). Returns true if the
+ * close finished; false means nng still owns threads that may call back
+ * into the broker, so nothing the callbacks touch may be freed.
+ */
+static bool
+br_close_socket(nng_socket sock, int timeout_ms)
+{
+	br_closer      *c = calloc(1, sizeof(*c));
+	pthread_t       th;
+	struct timespec ts;
+	bool            done;
+
+	if (c == NULL) {
+		nng_close(sock);
+		return true;
+	}
+	pthread_mutex_init(&c->mtx, NULL);
+	pthread_cond_init(&c->cv, NULL);
+	c->sock = sock;
+	if (pthread_create(&th, NULL, br_close_thread, c) != 0) {
+		nng_close(sock);
+		return true; /* c is leaked: harmless at shutdown */
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += timeout_ms / 1000;
+	ts.tv_nsec += (long) (timeout_ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&c->mtx);
+	while (!c->done) {
+		if (pthread_cond_timedwait(&c->cv, &c->mtx, &ts) != 0) {
+			break;
+		}
+	}
+	done = c->done;
+	pthread_mutex_unlock(&c->mtx);
+	if (!done) {
+		/* The thread and c stay behind; the process is exiting. */
+		pthread_detach(th);
+		return false;
+	}
+	pthread_join(th, NULL);
+	pthread_cond_destroy(&c->cv);
+	pthread_mutex_destroy(&c->mtx);
+	free(c);
+	return true;
+}
+
 void
 ipcqd_broker_stop(ipcqd_broker *b)
 {
@@ -228,14 +303,19 @@ ipcqd_broker_stop(ipcqd_broker *b)
 	}
 	b->started = 0;
 	if (b->srv != NULL) {
-		pthread_mutex_lock(&b->srv->mtx);
-		b->srv->stopping = true;
-		pthread_mutex_unlock(&b->srv->mtx);
+		ipcqd_server_quiesce(b->srv);
 	}
+	/* Nobody new can reach us once the files are gone. */
+	br_unlink_ipc(b);
 	/* Not under the broker lock: closing runs every pipe's REM_POST
 	 * callback, which takes it; when close returns they are done. */
-	nng_close(b->sock);
-	br_unlink_ipc(b);
+	if (!br_close_socket(b->sock, b->cfg.close_timeout_ms)) {
+		ipcqd_warn("nng did not finish closing within %d ms "
+		           "(nanomsg/nng#1543); leaving the rest to exit",
+		    b->cfg.close_timeout_ms);
+		b->leak = 1;
+		return;
+	}
 	ipcqd_broker_lock(b);
 	while ((n = ipcqd_list_first(&b->queues)) != NULL) {
 		ipcqd_broker_delete_queue(b, IPCQD_CONTAINER(n, ipcqd_queue, node));
@@ -252,6 +332,9 @@ ipcqd_broker_free(ipcqd_broker *b)
 		return;
 	}
 	ipcqd_broker_stop(b);
+	if (b->leak) {
+		return; /* nng threads may still reach b; the process exits */
+	}
 	for (int i = 0; i < b->nlisteners; i++) {
 		free(b->urls[i]);
 		free(b->ipc_paths[i]);

@@ -32,6 +32,7 @@ typedef struct ipcqd_config {
 	int         recv_contexts; /* contexts kept receiving */
 	int         max_parked;    /* parked requests before EBUSY */
 	int         socket_mode;   /* ipc:// socket file mode */
+	int         close_timeout_ms; /* give up on nng_close after this */
 } ipcqd_config;
 
 void ipcqd_config_init(ipcqd_config *cfg);
@@ -55,6 +56,7 @@ typedef struct ipcqd_broker {
 	char           *ipc_paths[IPCQD_MAX_LISTEN]; /* to unlink */
 	int             nlisteners;
 	int             started;
+	int             leak; /* nng_close timed out: never free */
 } ipcqd_broker;
 
 /* Start results beyond ipcq errors. */
@@ -65,8 +67,8 @@ int  ipcqd_broker_new(ipcqd_broker **bp, const ipcqd_config *cfg);
 /* Listen on every configured address and start serving. On failure
  * returns IPCQD_START_* with a message in err. */
 int  ipcqd_broker_start(ipcqd_broker *b, char *err, size_t errlen);
-/* Stop serving: close the socket, complete parked requests, remove the
- * ipc socket files. Idempotent. */
+/* Stop serving: stop every context, remove the ipc socket files, close
+ * the socket, free the queues. Idempotent. */
 void ipcqd_broker_stop(ipcqd_broker *b);
 void ipcqd_broker_free(ipcqd_broker *b);
 

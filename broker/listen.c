@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -60,11 +61,40 @@ ipcqd_listen_default_url(char *buf, size_t len)
 	return ipcqi_default_url(buf, len);
 }
 
-/* 1 if something accepts connections on path, 0 if refused, -1 on other
- * errors (errno set). */
+/* Read exactly len bytes within timeout_ms; 0 or -1. */
+static int
+ln_read_full(int fd, unsigned char *buf, size_t len, int timeout_ms)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		ssize_t       n;
+		if (poll(&pfd, 1, timeout_ms) <= 0) {
+			return -1;
+		}
+		if ((n = read(fd, buf + got, len - got)) <= 0) {
+			return -1;
+		}
+		got += (size_t) n;
+	}
+	return 0;
+}
+
+/*
+ * 1 if a live SP peer answers on path, 0 if nobody listens, -1 on other
+ * errors (errno set). The probe completes the SP handshake (it sends a
+ * REQ header and reads the answer) before it hangs up: nng 1.5.2 stops
+ * accepting for good when a peer closes during the handshake
+ * (nanomsg/nng#1518), so a bare connect-and-close would break the very
+ * broker it is checking on.
+ */
 static int
 ln_probe(const char *path)
 {
+	static const unsigned char req_header[8] = { 0, 'S', 'P', 0, 0, 0x30,
+		0, 0 };
+	unsigned char      answer[8];
 	struct sockaddr_un sa;
 	int                fd, rv;
 
@@ -74,14 +104,19 @@ ln_probe(const char *path)
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
 		return -1;
 	}
-	rv = connect(fd, (struct sockaddr *) &sa, sizeof(sa));
-	if (rv == 0) {
+	if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) != 0) {
+		rv = errno == ECONNREFUSED ? 0 : -1;
 		close(fd);
-		return 1;
+		return rv;
 	}
-	rv = errno == ECONNREFUSED ? 0 : -1;
+	/* Something accepted the connection: it is live whether or not it
+	 * speaks SP (a wedged broker still owns its socket). */
+	if (write(fd, req_header, sizeof(req_header)) ==
+	    (ssize_t) sizeof(req_header)) {
+		(void) ln_read_full(fd, answer, sizeof(answer), 1000);
+	}
 	close(fd);
-	return rv;
+	return 1;
 }
 
 int

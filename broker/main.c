@@ -205,6 +205,15 @@ main(int argc, char **argv)
 	while (sigwait(&set, &sig) != 0) {
 	}
 	ipcqd_info("%s: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	ipcqd_broker_stop(b);
+	if (b->leak) {
+		/* nng's threads are stuck closing (see ipcqd_broker_stop):
+		 * everything is already unreachable for clients; leave
+		 * without running exit handlers that would wait on them. */
+		ipcqd_info("stopped (nng close abandoned)");
+		fflush(stderr);
+		_exit(EXIT_CLEAN);
+	}
 	ipcqd_broker_free(b);
 	ipcqd_info("stopped");
 	return EXIT_CLEAN;

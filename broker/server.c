@@ -96,28 +96,37 @@ ipcqd_server_start(ipcqd_server **sp, ipcqd_broker *b)
 }
 
 void
+ipcqd_server_quiesce(ipcqd_server *srv)
+{
+	ipcqd_node *n;
+
+	pthread_mutex_lock(&srv->mtx);
+	srv->stopping = true;
+	pthread_mutex_unlock(&srv->mtx);
+	/* No context starts receiving once stopping is set, so the list is
+	 * fixed now. Receives first (no new request gets in), then timers
+	 * (their callbacks claim parked requests; sv_send drops the
+	 * replies), then sends. Every aio is idle before nng_close: closing
+	 * a socket with operations in flight can hang nng 1.5.2's reaper
+	 * (nanomsg/nng#1543). */
+	for (n = srv->all.next; n != &srv->all; n = n->next) {
+		nng_aio_stop(IPCQD_CONTAINER(n, ipcqd_ctx, all)->aio);
+	}
+	for (n = srv->all.next; n != &srv->all; n = n->next) {
+		nng_aio_stop(IPCQD_CONTAINER(n, ipcqd_ctx, all)->timer);
+	}
+	for (n = srv->all.next; n != &srv->all; n = n->next) {
+		nng_aio_stop(IPCQD_CONTAINER(n, ipcqd_ctx, all)->send_aio);
+	}
+}
+
+void
 ipcqd_server_free(ipcqd_server *srv)
 {
 	ipcqd_node *n;
 
 	if (srv == NULL) {
 		return;
-	}
-	pthread_mutex_lock(&srv->mtx);
-	srv->stopping = true;
-	pthread_mutex_unlock(&srv->mtx);
-	/* The socket is closed: every receive fails, and the timers of
-	 * parked requests fire (stopping them runs their callbacks, which
-	 * claim the waiter and try to send, which fails). Stop the timers
-	 * first so that their sends have finished before we stop the aio. */
-	for (n = srv->all.next; n != &srv->all; n = n->next) {
-		ipcqd_ctx *cx = IPCQD_CONTAINER(n, ipcqd_ctx, all);
-		nng_aio_stop(cx->timer);
-	}
-	for (n = srv->all.next; n != &srv->all; n = n->next) {
-		ipcqd_ctx *cx = IPCQD_CONTAINER(n, ipcqd_ctx, all);
-		nng_aio_stop(cx->aio);
-		nng_aio_stop(cx->send_aio);
 	}
 	while ((n = ipcqd_list_pop_front(&srv->all)) != NULL) {
 		ipcqd_ctx *cx = IPCQD_CONTAINER(n, ipcqd_ctx, all);
@@ -139,9 +148,17 @@ static void
 sv_send(ipcqd_ctx *cx)
 {
 	nng_msg *m = cx->reply;
+	bool     stopping;
 
 	cx->reply = NULL;
 	ipcqd_request_free(cx);
+	pthread_mutex_lock(&cx->srv->mtx);
+	stopping = cx->srv->stopping;
+	pthread_mutex_unlock(&cx->srv->mtx);
+	if (stopping) {
+		nng_msg_free(m); /* shutting down: nobody is served any more */
+		return;
+	}
 	if (m == NULL) {
 		/* Could not even encode an error (out of memory): the
 		 * client times out; go back to serving. */

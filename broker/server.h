@@ -59,7 +59,10 @@ struct ipcqd_server {
 #define IPCQD_PARKED  1 /* the waiter is parked; its claimer replies */
 
 int  ipcqd_server_start(ipcqd_server **sp, ipcqd_broker *b);
-/* After the socket is closed: wait for every callback, free contexts. */
+/* Stop serving: stop every aio (waiting for running callbacks); replies
+ * produced from now on are dropped. Before nng_close. */
+void ipcqd_server_quiesce(ipcqd_server *srv);
+/* After the socket is closed: free the contexts. */
 void ipcqd_server_free(ipcqd_server *srv);
 
 /* Encode rep (status and message filled in by the caller) as cx->reply.
