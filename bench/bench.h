@@ -1,17 +1,21 @@
 /*
  * ipcq-bench internals (prefix bench_). One program, two halves:
  *
- *  - the driver (main.c, driver.c, cases.c) never touches nng or libipcq:
+ *  - the driver (main.c, cases*.c, group.c, rundir.c, report.c; see
+ *    driver.h) never touches nng or libipcq:
  *    it starts the broker, then for each case fork+execs itself as worker
  *    processes, lines them up on a start pipe, collects one result line
  *    from each, verifies counts and prints the case's figures;
  *  - a worker ("ipcq-bench __worker kind=... key=value ...") is one
- *    producer, consumer or latency client (w_nng.c, w_ipcq.c).
+ *    producer, consumer or latency client (worker.c dispatches to
+ *    w_nng*.c and w_ipcq*.c).
  *
- * Workers talk to the driver over two pipes: fd_out (worker -> driver:
- * "READY\n", then one result line of key=value tokens) and fd_go (driver
- * -> workers: one byte each to start). Exec, not bare fork, so that every
- * process initialises nng itself and no nng thread state is ever forked.
+ * Workers talk to the driver over pipes: fd_out (worker -> driver:
+ * "READY\n", then one result line of key=value tokens), fd_go (driver ->
+ * workers: one byte each to start) and fd_rel (one byte each to exit:
+ * nng senders wait for it, since nng_close does not linger). Exec, not
+ * bare fork, so that every process initialises nng itself and no nng
+ * thread state is ever forked.
  */
 #ifndef IPCQ_BENCH_H
 #define IPCQ_BENCH_H

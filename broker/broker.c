@@ -17,6 +17,7 @@
 #include "log.h"
 #include "server.h"
 #include "session.h"
+#include "watchdog.h"
 
 void
 ipcqd_config_init(ipcqd_config *cfg)
@@ -27,6 +28,7 @@ ipcqd_config_init(ipcqd_config *cfg)
 	cfg->max_parked    = 10000;
 	cfg->socket_mode   = 0600;
 	cfg->close_timeout_ms = 3000;
+	cfg->probe_ms         = 1000;
 }
 
 int
@@ -64,8 +66,15 @@ ipcqd_broker_lock(ipcqd_broker *b)
 void
 ipcqd_broker_unlock(ipcqd_broker *b)
 {
-	ipcqd_list done;
+	ipcqd_list *later = ipcqd_server_deferred();
+	ipcqd_list  done;
 
+	if (later != NULL) {
+		/* Inside a request: its own reply goes first. */
+		ipcqd_list_splice_back(later, &b->done);
+		pthread_mutex_unlock(&b->mtx);
+		return;
+	}
 	ipcqd_list_init(&done);
 	ipcqd_list_splice_back(&done, &b->done);
 	pthread_mutex_unlock(&b->mtx);
@@ -138,6 +147,32 @@ br_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 	}
 }
 
+int
+ipcqd_broker_listener_open(ipcqd_broker *b, const char *url, nng_listener *lp,
+    char *err, size_t errlen)
+{
+	nng_listener l;
+	int          rv;
+
+	if ((rv = nng_listener_create(&l, b->sock, url)) != 0) {
+		snprintf(err, errlen, "%s: %s", url, nng_strerror(rv));
+		return IPCQD_START_FAILED;
+	}
+	if (strncmp(url, "ipc://", 6) == 0) {
+		nng_listener_set_int(l, NNG_OPT_IPC_PERMISSIONS,
+		    b->cfg.socket_mode);
+	}
+	nng_listener_set_size(l, NNG_OPT_RECVMAXSZ, b->cfg.max_frame);
+	if ((rv = nng_listener_start(l, 0)) != 0) {
+		snprintf(err, errlen, "%s: %s", url, nng_strerror(rv));
+		nng_listener_close(l);
+		return rv == NNG_EADDRINUSE ? IPCQD_START_ADDRINUSE
+		                            : IPCQD_START_FAILED;
+	}
+	*lp = l;
+	return 0;
+}
+
 static int
 br_listen_one(ipcqd_broker *b, const char *url, char *err, size_t errlen)
 {
@@ -147,23 +182,11 @@ br_listen_one(ipcqd_broker *b, const char *url, char *err, size_t errlen)
 	if ((rv = ipcqd_listen_prepare(url, err, errlen)) != 0) {
 		return rv;
 	}
-	if ((rv = nng_listener_create(&l, b->sock, url)) != 0) {
-		snprintf(err, errlen, "%s: %s", url, nng_strerror(rv));
-		return IPCQD_START_FAILED;
+	if ((rv = ipcqd_broker_listener_open(b, url, &l, err, errlen)) != 0) {
+		return rv;
 	}
 	if (strncmp(url, "ipc://", 6) == 0) {
-		nng_listener_set_int(l, NNG_OPT_IPC_PERMISSIONS,
-		    b->cfg.socket_mode);
 		b->ipc_paths[b->nlisteners] = strdup(url + 6);
-	}
-	nng_listener_set_size(l, NNG_OPT_RECVMAXSZ, b->cfg.max_frame);
-	if ((rv = nng_listener_start(l, 0)) != 0) {
-		snprintf(err, errlen, "%s: %s", url, nng_strerror(rv));
-		nng_listener_close(l);
-		free(b->ipc_paths[b->nlisteners]);
-		b->ipc_paths[b->nlisteners] = NULL;
-		return rv == NNG_EADDRINUSE ? IPCQD_START_ADDRINUSE
-		                            : IPCQD_START_FAILED;
 	}
 	b->listeners[b->nlisteners] = l;
 	b->urls[b->nlisteners]      = strdup(url);
@@ -195,14 +218,20 @@ ipcqd_broker_start(ipcqd_broker *b, char *err, size_t errlen)
 		if ((rv = br_listen_one(b, def, err, errlen)) != 0) {
 			return rv;
 		}
-		return ipcqd_server_start(&b->srv, b);
 	}
 	for (int i = 0; i < b->cfg.nlisten; i++) {
 		if ((rv = br_listen_one(b, b->cfg.listen[i], err, errlen)) != 0) {
 			return rv;
 		}
 	}
-	return ipcqd_server_start(&b->srv, b);
+	if ((rv = ipcqd_server_start(&b->srv, b)) != 0) {
+		return rv;
+	}
+	if (b->cfg.probe_ms > 0 &&
+	    ipcqd_watchdog_start(&b->watchdog, b, b->cfg.probe_ms) != 0) {
+		ipcqd_warn("cannot start the listener watchdog");
+	}
+	return 0;
 }
 
 /* Remove our socket files; nng leaves them behind on close. */
@@ -302,6 +331,9 @@ ipcqd_broker_stop(ipcqd_broker *b)
 		return;
 	}
 	b->started = 0;
+	/* First: the watchdog replaces listeners; nothing may race it. */
+	ipcqd_watchdog_stop(b->watchdog);
+	b->watchdog = NULL;
 	if (b->srv != NULL) {
 		ipcqd_server_quiesce(b->srv);
 	}

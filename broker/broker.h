@@ -33,11 +33,13 @@ typedef struct ipcqd_config {
 	int         max_parked;    /* parked requests before EBUSY */
 	int         socket_mode;   /* ipc:// socket file mode */
 	int         close_timeout_ms; /* give up on nng_close after this */
+	int         probe_ms;      /* listener watchdog period; 0: off */
 } ipcqd_config;
 
 void ipcqd_config_init(ipcqd_config *cfg);
 
-typedef struct ipcqd_server ipcqd_server;
+typedef struct ipcqd_server   ipcqd_server;
+typedef struct ipcqd_watchdog ipcqd_watchdog;
 
 typedef struct ipcqd_broker {
 	pthread_mutex_t mtx;
@@ -50,11 +52,13 @@ typedef struct ipcqd_broker {
 	uint64_t        next_handle;
 	ipcqd_list      done;     /* completed contexts to send */
 	ipcqd_server   *srv;
+	ipcqd_watchdog *watchdog;
 	nng_socket      sock;
 	nng_listener    listeners[IPCQD_MAX_LISTEN];
 	char           *urls[IPCQD_MAX_LISTEN]; /* as listening */
 	char           *ipc_paths[IPCQD_MAX_LISTEN]; /* to unlink */
-	int             nlisteners;
+	int             nlisteners; /* the watchdog owns listeners[] while
+	                               it runs */
 	int             started;
 	int             leak; /* nng_close timed out: never free */
 } ipcqd_broker;
@@ -81,6 +85,11 @@ ipcqd_queue *ipcqd_broker_find_queue(ipcqd_broker *b, const char *name);
 int          ipcqd_broker_add_queue(ipcqd_broker *b, const char *name,
              const ipcqd_queue_opts *o, ipcqd_queue **qp);
 void         ipcqd_broker_delete_queue(ipcqd_broker *b, ipcqd_queue *q);
+
+/* Create and start a listener on url with the broker's options (no
+ * checks: see ipcqd_listen_prepare). 0 or IPCQD_START_*. */
+int ipcqd_broker_listener_open(ipcqd_broker *b, const char *url,
+    nng_listener *lp, char *err, size_t errlen);
 
 /* listen.c: resolve, check and prepare one address; see there. */
 int ipcqd_listen_prepare(const char *url, char *err, size_t errlen);

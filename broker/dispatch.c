@@ -7,6 +7,7 @@
 
 #include "handlers.h"
 #include "ipcq.h"
+#include "ipcqi_arena.h"
 #include "log.h"
 #include "server.h"
 
@@ -32,7 +33,7 @@ void
 ipcqd_request_free(ipcqd_ctx *cx)
 {
 	if (cx->req != NULL) {
-		ipcq__v1__request__free_unpacked(cx->req, NULL);
+		ipcqi_arena_free_msg(cx->req);
 		cx->req = NULL;
 	}
 	free(cx->payloads);
@@ -44,7 +45,10 @@ ipcqd_dispatch(ipcqd_broker *b, ipcqd_ctx *cx, const void *buf, size_t len)
 {
 	Ipcq__V1__Request *req;
 
-	req = ipcq__v1__request__unpack(NULL, len, buf);
+	/* One arena for the whole request: a batch of payloads costs one
+	 * allocation, not two per message. */
+	req = (Ipcq__V1__Request *) ipcqi_arena_unpack(
+	    &ipcq__v1__request__descriptor, len, buf);
 	if (req == NULL) {
 		ipcqd_debug("pipe %u: undecodable request (%zu bytes)",
 		    cx->pipe_id, len);

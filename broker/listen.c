@@ -17,6 +17,7 @@
 #include "broker.h"
 #include "ipcqi_common.h"
 #include "log.h"
+#include "probe.h"
 
 /* The runtime directory must be ours and private: another user who
  * could write there could replace the socket. */
@@ -61,64 +62,6 @@ ipcqd_listen_default_url(char *buf, size_t len)
 	return ipcqi_default_url(buf, len);
 }
 
-/* Read exactly len bytes within timeout_ms; 0 or -1. */
-static int
-ln_read_full(int fd, unsigned char *buf, size_t len, int timeout_ms)
-{
-	size_t got = 0;
-
-	while (got < len) {
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		ssize_t       n;
-		if (poll(&pfd, 1, timeout_ms) <= 0) {
-			return -1;
-		}
-		if ((n = read(fd, buf + got, len - got)) <= 0) {
-			return -1;
-		}
-		got += (size_t) n;
-	}
-	return 0;
-}
-
-/*
- * 1 if a live SP peer answers on path, 0 if nobody listens, -1 on other
- * errors (errno set). The probe completes the SP handshake (it sends a
- * REQ header and reads the answer) before it hangs up: nng 1.5.2 stops
- * accepting for good when a peer closes during the handshake
- * (nanomsg/nng#1518), so a bare connect-and-close would break the very
- * broker it is checking on.
- */
-static int
-ln_probe(const char *path)
-{
-	static const unsigned char req_header[8] = { 0, 'S', 'P', 0, 0, 0x30,
-		0, 0 };
-	unsigned char      answer[8];
-	struct sockaddr_un sa;
-	int                fd, rv;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sun_family = AF_UNIX;
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
-		return -1;
-	}
-	if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) != 0) {
-		rv = errno == ECONNREFUSED ? 0 : -1;
-		close(fd);
-		return rv;
-	}
-	/* Something accepted the connection: it is live whether or not it
-	 * speaks SP (a wedged broker still owns its socket). */
-	if (write(fd, req_header, sizeof(req_header)) ==
-	    (ssize_t) sizeof(req_header)) {
-		(void) ln_read_full(fd, answer, sizeof(answer), 1000);
-	}
-	close(fd);
-	return 1;
-}
-
 int
 ipcqd_listen_prepare(const char *url, char *err, size_t errlen)
 {
@@ -143,12 +86,15 @@ ipcqd_listen_prepare(const char *url, char *err, size_t errlen)
 		                      "refusing to remove it", path);
 		return IPCQD_START_FAILED;
 	}
-	switch (ln_probe(path)) {
-	case 1:
+	switch (ipcqd_probe(url, 1000)) {
+	case IPCQD_PROBE_ANSWERED:
+	case IPCQD_PROBE_SILENT:
+		/* Something accepted the connection: it is live whether or
+		 * not it speaks SP (a wedged broker still owns its socket). */
 		snprintf(err, errlen, "another broker is already listening on %s",
 		    url);
 		return IPCQD_START_ADDRINUSE;
-	case 0:
+	case IPCQD_PROBE_REFUSED:
 		ipcqd_info("removing stale socket %s (nobody listening)", path);
 		if (unlink(path) != 0 && errno != ENOENT) {
 			snprintf(err, errlen, "cannot remove stale %s: %s", path,

@@ -11,6 +11,18 @@
 #include "log.h"
 
 static void sv_recycle(ipcqd_ctx *cx);
+
+/* While a request is dispatched on this thread, replies that its handler
+ * completes for other (parked) requests wait here, so that the request's
+ * own reply goes out first: a consumer's recv that lets a parked
+ * producer in should not pay for that producer's reply. */
+static _Thread_local ipcqd_list *sv_deferred;
+
+ipcqd_list *
+ipcqd_server_deferred(void)
+{
+	return sv_deferred;
+}
 static void sv_recv_cb(void *arg);
 static void sv_send_cb(void *arg);
 static void sv_timer_cb(void *arg);
@@ -174,6 +186,7 @@ sv_recv_cb(void *arg)
 {
 	ipcqd_ctx    *cx  = arg;
 	ipcqd_server *srv = cx->srv;
+	ipcqd_list    later;
 	nng_msg      *msg;
 	int           rv;
 
@@ -196,13 +209,17 @@ sv_recv_cb(void *arg)
 	srv->receiving--;
 	pthread_mutex_unlock(&srv->mtx);
 
+	ipcqd_list_init(&later);
+	sv_deferred = &later;
 	rv = ipcqd_dispatch(srv->b, cx, nng_msg_body(msg), nng_msg_len(msg));
+	sv_deferred = NULL;
 	nng_msg_free(msg);
 	if (rv == IPCQD_PARKED) {
 		sv_top_up(srv); /* this context is out of the pool a while */
-		return;
+	} else {
+		sv_send(cx);
 	}
-	sv_send(cx);
+	ipcqd_server_flush(&later);
 }
 
 static void

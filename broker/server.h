@@ -81,9 +81,12 @@ int ipcqd_park(ipcqd_ctx *cx, int timeout_ms);
  * just claimed; queue it for sending after the broker unlocks. */
 void ipcqd_complete(ipcqd_ctx *cx);
 
-/* After the broker unlocks: send (or hand to the timer) each context of
- * a completion list. */
+/* After the broker unlocks: send each context of a completion list. */
 void ipcqd_server_flush(ipcqd_list *done);
+
+/* The list where completions wait while this thread dispatches a request
+ * (they are sent after its reply), or NULL. */
+ipcqd_list *ipcqd_server_deferred(void);
 
 /* dispatch.c: decode and serve one request. Returns IPCQD_REPLIED or
  * IPCQD_PARKED. */

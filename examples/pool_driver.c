@@ -11,9 +11,11 @@
  * executable. Broker: $IPCQ_URL, else the per-user default socket.
  * Exit 0 if the results check out, 1 otherwise.
  *
- * Workers ack a task only after its result is sent (at least once): a
- * worker that dies between the two makes the task be redelivered, so a
- * result can arrive twice. The driver therefore counts each number once.
+ * Workers ack a task only after its result is sent (at least once): when
+ * a worker dies, the broker redelivers its unacked task to another
+ * worker, so a result can arrive twice; the driver counts each number
+ * once. The driver replaces a dead worker (at most WORKERS times in all),
+ * so that the results queue still sees WORKERS producers end.
  */
 #include <inttypes.h>
 #include <libgen.h>
@@ -23,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ipcq.h"
@@ -34,6 +37,7 @@
 #define POOL_MAX_TASKS   100000
 #define POOL_MAX_WORKERS 64
 #define POOL_BATCH       256
+#define POOL_POLL_MS     500   /* how often a silent driver checks workers */
 #define POOL_WAIT_MS     30000 /* longest silence before giving up */
 
 typedef struct pool {
@@ -41,7 +45,10 @@ typedef struct pool {
 	int         nworkers;
 	const char *tasks;    /* queue names */
 	const char *results;
-	pid_t       pids[POOL_MAX_WORKERS];
+	char        worker[PATH_MAX + 16]; /* pool_worker program */
+	pid_t       pids[POOL_MAX_WORKERS]; /* 0 once reaped */
+	int         respawned; /* replacements started so far */
+	int         failed;    /* a worker failed and was not replaced */
 	uint8_t    *seen;     /* seen[i]: result for i arrived */
 	uint64_t    dups;     /* results that arrived twice */
 	uint64_t    sum;      /* of distinct results */
@@ -70,30 +77,38 @@ pool_worker_path(char *buf, size_t len)
 	snprintf(buf, len, "%s/pool_worker", n > 0 ? dirname(self) : ".");
 }
 
+/* Start worker i. */
+static int
+pool_spawn_one(pool *p, int i)
+{
+	pid_t pid = fork();
+
+	if (pid < 0) {
+		perror("pool_driver: fork");
+		return -1;
+	}
+	if (pid == 0) {
+		/* Only async-signal-safe calls between fork and exec: the
+		 * parent has library threads running. */
+		static const char msg[] = "pool_driver: exec failed\n";
+
+		execl(p->worker, "pool_worker", p->tasks, p->results,
+		    (char *) NULL);
+		(void) !write(2, msg, sizeof(msg) - 1);
+		_exit(127);
+	}
+	p->pids[i] = pid;
+	return 0;
+}
+
 static int
 pool_spawn(pool *p)
 {
-	char path[PATH_MAX + 16];
-
-	pool_worker_path(path, sizeof(path));
+	pool_worker_path(p->worker, sizeof(p->worker));
 	for (int i = 0; i < p->nworkers; i++) {
-		pid_t pid = fork();
-
-		if (pid < 0) {
-			perror("pool_driver: fork");
+		if (pool_spawn_one(p, i) != 0) {
 			return -1;
 		}
-		if (pid == 0) {
-			/* Only async-signal-safe calls between fork and exec:
-			 * the parent has library threads running. */
-			static const char msg[] = "pool_driver: exec failed\n";
-
-			execl(path, "pool_worker", p->tasks, p->results,
-			    (char *) NULL);
-			(void) !write(2, msg, sizeof(msg) - 1);
-			_exit(127);
-		}
-		p->pids[i] = pid;
 	}
 	return 0;
 }
@@ -154,21 +169,89 @@ pool_take(pool *p, const ipcq_msg *m)
 	return 0;
 }
 
-/* Collect results until every worker has ended its stream. */
+/* Reap worker i if it has exited (flags 0: wait for it). 1 if it failed
+ * (killed, or exit status not 0), else 0. */
+static int
+pool_reap_one(pool *p, int i, int flags)
+{
+	int status;
+
+	if (p->pids[i] <= 0 || waitpid(p->pids[i], &status, flags) <= 0) {
+		return 0; /* reaped before, or still running */
+	}
+	p->pids[i] = 0;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+		return 0;
+	}
+	fprintf(stderr, "pool_driver: worker %d failed\n", i);
+	return 1;
+}
+
+/*
+ * Replace every worker that has died. Its unacked task went back to the
+ * tasks queue when its connection dropped (another worker will do it,
+ * perhaps a second time: hence pool_take's duplicates), but it never
+ * ended its stream on results, and the results queue ends only after
+ * nworkers producers have ended: the replacement ends one in its place.
+ * Returns how many were replaced, -1 when the replacements are used up.
+ */
+static int
+pool_replace_dead(pool *p)
+{
+	int n = 0;
+
+	for (int i = 0; i < p->nworkers; i++) {
+		if (!pool_reap_one(p, i, WNOHANG)) {
+			continue;
+		}
+		if (p->respawned++ >= p->nworkers || pool_spawn_one(p, i) != 0) {
+			p->failed = 1;
+			return -1;
+		}
+		fprintf(stderr, "pool_driver: worker %d replaced\n", i);
+		n++;
+	}
+	return n;
+}
+
+/*
+ * Collect results until the results stream ends. IPCQ_EABANDONED means a
+ * worker left without ending (it died): replace it. While no result
+ * comes, check on the workers too. Waiting for a dead worker's exit to
+ * become visible after its connection dropped is the one place this
+ * polls (with a short nanosleep), bounded by POOL_WAIT_MS like silence.
+ */
 static int
 pool_collect(pool *p, ipcq_queue *rq, uint64_t *got)
 {
+	const struct timespec tick = { 0, 10 * 1000 * 1000 };
 	ipcq_msg *msgs[POOL_BATCH];
 	size_t    n;
-	int       err, bad = 0;
+	int       err, bad = 0, silent_ms = 0;
 
-	while ((err = ipcq_queue_recv_batch(rq, msgs, POOL_BATCH, &n,
-	            POOL_WAIT_MS)) == 0) {
+	for (;;) {
+		err = ipcq_queue_recv_batch(rq, msgs, POOL_BATCH, &n,
+		    POOL_POLL_MS);
+		if ((err == IPCQ_ETIMEDOUT || err == IPCQ_EABANDONED) &&
+		    silent_ms < POOL_WAIT_MS) {
+			if (pool_replace_dead(p) < 0) {
+				return -1;
+			}
+			if (err == IPCQ_EABANDONED) {
+				nanosleep(&tick, NULL);
+			}
+			silent_ms += err == IPCQ_ETIMEDOUT ? POOL_POLL_MS : 10;
+			continue;
+		}
+		if (err != 0) {
+			break;
+		}
 		for (size_t i = 0; i < n; i++) {
 			bad |= pool_take(p, msgs[i]);
 			ipcq_msg_free(msgs[i]);
 		}
 		*got += n;
+		silent_ms = 0;
 	}
 	if (err != IPCQ_EOF) {
 		return pool_err("collect results", err);
@@ -176,24 +259,14 @@ pool_collect(pool *p, ipcq_queue *rq, uint64_t *got)
 	return bad ? -1 : 0;
 }
 
-/* Wait for every worker; -1 if one failed. */
+/* Wait for every worker; -1 if one failed and was not replaced. */
 static int
 pool_reap(pool *p)
 {
-	int rv = 0, status;
-
 	for (int i = 0; i < p->nworkers; i++) {
-		if (p->pids[i] <= 0) {
-			continue;
-		}
-		if (waitpid(p->pids[i], &status, 0) < 0 ||
-		    !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-			fprintf(stderr, "pool_driver: worker %d failed\n",
-			    (int) p->pids[i]);
-			rv = -1;
-		}
+		p->failed |= pool_reap_one(p, i, 0);
 	}
-	return rv;
+	return p->failed ? -1 : 0;
 }
 
 /* Open both queues, start the workers, hand out the tasks, collect. */

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ipcqi_arena.h"
 #include "ipcqi_client.h"
 
 int64_t
@@ -216,8 +217,9 @@ ipcqi_call(ipcq_client *c, Ipcq__V1__Request *req, int64_t deadline,
 	if (pipe != NULL) {
 		*pipe = (uint32_t) nng_pipe_id(nng_msg_get_pipe(reply));
 	}
-	rep = ipcq__v1__reply__unpack(
-	    NULL, nng_msg_len(reply), nng_msg_body(reply));
+	/* One arena per reply: a batch of deliveries costs one allocation. */
+	rep = (Ipcq__V1__Reply *) ipcqi_arena_unpack(
+	    &ipcq__v1__reply__descriptor, nng_msg_len(reply), nng_msg_body(reply));
 	nng_msg_free(reply);
 	if (rep == NULL) {
 		return (IPCQ_EPROTO);
@@ -229,7 +231,5 @@ ipcqi_call(ipcq_client *c, Ipcq__V1__Request *req, int64_t deadline,
 void
 ipcqi_reply_free(Ipcq__V1__Reply *rep)
 {
-	if (rep != NULL) {
-		ipcq__v1__reply__free_unpacked(rep, NULL);
-	}
+	ipcqi_arena_free_msg(rep);
 }

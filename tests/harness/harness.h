@@ -64,6 +64,10 @@ const char *th_path(const char *name);
 /* Assert that the broker serves a fresh client: a new peer process
  * opens a private queue, sends, receives the same bytes, deletes it. */
 void th_assert_serving(void);
+/* Same, retrying until a fresh client is served or timeout_ms passes: for
+ * a broker that must recover (e.g. its listener watchdog) rather than
+ * never falter. */
+void th_assert_serving_within(int timeout_ms);
 
 /* Milliseconds on the monotonic clock. */
 long long th_now_ms(void);

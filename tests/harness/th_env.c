@@ -14,6 +14,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -331,6 +332,29 @@ th_assert_serving(void)
 
 	th_proc_expect_exit(p, 0);
 	th_proc_free(p);
+}
+
+void
+th_assert_serving_within(int timeout_ms)
+{
+	struct timespec t0, t;
+	int             code = -1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		th_proc *p = th_peer("ping", (char *) NULL);
+		code       = th_proc_wait(p, 30000);
+		th_proc_free(p);
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		long ms = (t.tv_sec - t0.tv_sec) * 1000L +
+		    (t.tv_nsec - t0.tv_nsec) / 1000000L;
+		if (code == 0) {
+			return;
+		}
+		ck_assert_msg(ms < timeout_ms,
+		    "broker not serving new clients within %d ms (last ping "
+		    "exit %d)", timeout_ms, code);
+	}
 }
 
 void
