@@ -14,6 +14,7 @@
 #include <nng/protocol/reqrep0/rep.h>
 
 #include "ipcq.h"
+#include "ipcqi_close.h"
 #include "log.h"
 #include "server.h"
 #include "session.h"
@@ -248,80 +249,6 @@ br_unlink_ipc(ipcqd_broker *b)
 	}
 }
 
-/* nng_close on its own thread, so that the broker can give up on it. */
-typedef struct br_closer {
-	pthread_mutex_t mtx;
-	pthread_cond_t  cv;
-	nng_socket      sock;
-	bool            done;
-} br_closer;
-
-static void *
-br_close_thread(void *arg)
-{
-	br_closer *c = arg;
-
-	nng_close(c->sock);
-	pthread_mutex_lock(&c->mtx);
-	c->done = true;
-	pthread_cond_signal(&c->cv);
-	pthread_mutex_unlock(&c->mtx);
-	return NULL;
-}
-
-/*
- * Close the socket, waiting at most timeout_ms. nng 1.5.2's close can
- * hang for good in its reaper when connections are torn down with I/O
- * in flight (nanomsg/nng#1543, still open in 1.7). Returns true if the
- * close finished; false means nng still owns threads that may call back
- * into the broker, so nothing the callbacks touch may be freed.
- */
-static bool
-br_close_socket(nng_socket sock, int timeout_ms)
-{
-	br_closer      *c = calloc(1, sizeof(*c));
-	pthread_t       th;
-	struct timespec ts;
-	bool            done;
-
-	if (c == NULL) {
-		nng_close(sock);
-		return true;
-	}
-	pthread_mutex_init(&c->mtx, NULL);
-	pthread_cond_init(&c->cv, NULL);
-	c->sock = sock;
-	if (pthread_create(&th, NULL, br_close_thread, c) != 0) {
-		nng_close(sock);
-		return true; /* c is leaked: harmless at shutdown */
-	}
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += timeout_ms / 1000;
-	ts.tv_nsec += (long) (timeout_ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
-	pthread_mutex_lock(&c->mtx);
-	while (!c->done) {
-		if (pthread_cond_timedwait(&c->cv, &c->mtx, &ts) != 0) {
-			break;
-		}
-	}
-	done = c->done;
-	pthread_mutex_unlock(&c->mtx);
-	if (!done) {
-		/* The thread and c stay behind; the process is exiting. */
-		pthread_detach(th);
-		return false;
-	}
-	pthread_join(th, NULL);
-	pthread_cond_destroy(&c->cv);
-	pthread_mutex_destroy(&c->mtx);
-	free(c);
-	return true;
-}
-
 void
 ipcqd_broker_stop(ipcqd_broker *b)
 {
@@ -341,7 +268,7 @@ ipcqd_broker_stop(ipcqd_broker *b)
 	br_unlink_ipc(b);
 	/* Not under the broker lock: closing runs every pipe's REM_POST
 	 * callback, which takes it; when close returns they are done. */
-	if (!br_close_socket(b->sock, b->cfg.close_timeout_ms)) {
+	if (!ipcqi_close_socket(b->sock, b->cfg.close_timeout_ms)) {
 		ipcqd_warn("nng did not finish closing within %d ms "
 		           "(nanomsg/nng#1543); leaving the rest to exit",
 		    b->cfg.close_timeout_ms);

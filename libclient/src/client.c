@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "ipcqi_client.h"
+#include "ipcqi_close.h"
 
 #include <nng/protocol/reqrep0/req.h>
 #include <nng/supplemental/util/platform.h>
@@ -250,8 +251,12 @@ ipcq_client_close(ipcq_client *c)
 	/* Closing the socket closes its contexts and pipes; nng runs the
 	 * last REM_POST callback before nng_close returns, so c may be
 	 * freed afterwards. The broker sees the disconnect and detaches
-	 * every handle of this client (leases are redelivered). */
-	nng_close(c->sock);
+	 * every handle of this client (leases are redelivered). If nng's
+	 * close hangs (nanomsg/nng#1543), give up after a while and leak c:
+	 * its callbacks may still run. */
+	if (!ipcqi_close_socket(c->sock, IPCQI_CLIENT_CLOSE_MS)) {
+		return;
+	}
 	for (int i = 0; i < c->npool; i++) {
 		nng_aio_free(c->pool[i].aio);
 	}

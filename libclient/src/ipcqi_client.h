@@ -134,6 +134,10 @@ int ipcqi_queue_run(ipcq_queue *q, int64_t deadline, ipcqi_queue_fn fn,
 
 /* ------------------------------------------------------------- messages */
 
+/* How long ipcq_client_close waits for nng to close the socket before it
+ * gives up and leaks the client (nanomsg/nng#1543). */
+#define IPCQI_CLIENT_CLOSE_MS 5000
+
 struct ipcq_msg {
 	const ipcq_queue *q;     /* handle it was received on */
 	uint64_t          epoch; /* q's epoch at receipt */
