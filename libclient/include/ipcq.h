@@ -117,7 +117,9 @@ int ipcq_client_open(ipcq_client **c, const ipcq_client_opts *opts);
 
 /* Disconnect and free. Handles still open on c are detached by the
  * broker (leases redelivered). Accepts NULL. Do not call while another
- * thread is inside a call on c or on one of its handles. */
+ * thread is inside a call on c or on one of its handles. Blocks at most
+ * about 5 s: if nng 1.5.2's close hangs (nanomsg/nng#1543), the client's
+ * memory and one thread are abandoned instead. */
 void ipcq_client_close(ipcq_client *c);
 
 /* ----------------------------------------------------------------- queue */
