@@ -17,7 +17,7 @@ deps:
 	@./scripts/install-deps.sh
 
 build: deps
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIPCQ_BUILD_TESTS=ON >/dev/null
 	cmake --build $(BUILD) -j$(JOBS)
 
 demo: build
@@ -30,7 +30,7 @@ test-main: build
 
 test-asan: deps
 	cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug \
-	    -DIPCQ_SANITIZE=address,undefined >/dev/null
+	    -DIPCQ_SANITIZE=address,undefined -DIPCQ_BUILD_TESTS=ON >/dev/null
 	cmake --build $(BUILD_ASAN) -j$(JOBS)
 	cd $(BUILD_ASAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
@@ -38,7 +38,7 @@ test-asan: deps
 
 tsan: deps
 	cmake -S . -B $(BUILD_TSAN) -DCMAKE_BUILD_TYPE=Debug \
-	    -DIPCQ_SANITIZE=thread >/dev/null
+	    -DIPCQ_SANITIZE=thread -DIPCQ_BUILD_TESTS=ON >/dev/null
 	cmake --build $(BUILD_TSAN) -j$(JOBS)
 	cd $(BUILD_TSAN) && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
 	    ctest -j$(JOBS) --output-on-failure -LE slow $(CTEST_ARGS)

@@ -6,6 +6,7 @@
 #
 #   tests/integration/install.sh BUILD_DIR
 set -uo pipefail
+# shellcheck disable=SC2086 # IPCQ_TEST_CFLAGS is a list of flags
 
 build=${1:?usage: install.sh BUILD_DIR}
 dir=$(mktemp -d)
@@ -33,7 +34,7 @@ C
 export PKG_CONFIG_PATH=$libdir/pkgconfig
 flags=$(pkg-config --cflags --libs ipcq) || fail "pkg-config ipcq"
 # shellcheck disable=SC2086
-cc -o "$dir/app-pc" "$dir/app.c" $flags || fail "cc with pkg-config flags"
+cc ${IPCQ_TEST_CFLAGS:-} -o "$dir/app-pc" "$dir/app.c" $flags || fail "cc with pkg-config flags"
 out=$(LD_LIBRARY_PATH=$libdir "$dir/app-pc") || fail "app (pkg-config) ran badly"
 [ "$out" = "EOF ok" ] || fail "app (pkg-config) printed '$out'"
 
@@ -48,6 +49,7 @@ add_executable(app app.c)
 target_link_libraries(app PRIVATE ipcq::ipcq)
 CM
 cmake -S "$dir/proj" -B "$dir/proj/build" -DCMAKE_PREFIX_PATH="$dir/prefix" \
+    -DCMAKE_C_FLAGS="${IPCQ_TEST_CFLAGS:-}" \
     >"$dir/cm.log" 2>&1 || fail "find_package(ipcq): $(tail -5 "$dir/cm.log")"
 cmake --build "$dir/proj/build" >"$dir/cb.log" 2>&1 ||
 	fail "build with ipcq::ipcq: $(tail -5 "$dir/cb.log")"
