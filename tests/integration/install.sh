@@ -6,7 +6,6 @@
 #
 #   tests/integration/install.sh BUILD_DIR
 set -uo pipefail
-# shellcheck disable=SC2086 # IPCQ_TEST_CFLAGS is a list of flags
 
 build=${1:?usage: install.sh BUILD_DIR}
 dir=$(mktemp -d)
@@ -33,7 +32,7 @@ C
 # pkg-config
 export PKG_CONFIG_PATH=$libdir/pkgconfig
 flags=$(pkg-config --cflags --libs ipcq) || fail "pkg-config ipcq"
-# shellcheck disable=SC2086
+# shellcheck disable=SC2086 # word splitting of flags is meant
 cc ${IPCQ_TEST_CFLAGS:-} -o "$dir/app-pc" "$dir/app.c" $flags || fail "cc with pkg-config flags"
 out=$(LD_LIBRARY_PATH=$libdir "$dir/app-pc") || fail "app (pkg-config) ran badly"
 [ "$out" = "EOF ok" ] || fail "app (pkg-config) printed '$out'"

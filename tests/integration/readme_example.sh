@@ -5,7 +5,6 @@
 #
 #   tests/integration/readme_example.sh IPCQD INCLUDE_DIR LIBIPCQ_DIR
 set -uo pipefail
-# shellcheck disable=SC2086 # IPCQ_TEST_CFLAGS is a list of flags
 
 ipcqd=${1:?} inc=${2:?} libdir=${3:?}
 src=$(cd "$(dirname "$0")/../.." && pwd)
@@ -25,6 +24,7 @@ awk '/^```c$/ {on=1; next} on && /^```$/ {exit} on {print}' \
 [ -s "$dir/app.c" ] || fail "no C example in README.md"
 lines=$(wc -l <"$dir/app.c")
 [ "$lines" -le 25 ] || fail "the README example has $lines lines"
+# shellcheck disable=SC2086 # IPCQ_TEST_CFLAGS is a list of flags
 cc ${IPCQ_TEST_CFLAGS:-} -Wall -Werror -o "$dir/app" "$dir/app.c" -I"$inc" -L"$libdir" -lipcq \
     -Wl,-rpath,"$libdir" || fail "README example does not compile"
 
