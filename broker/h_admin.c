@@ -123,51 +123,36 @@ ipcqd_h_list(ipcqd_broker *b, ipcqd_ctx *cx, const Ipcq__V1__Request *req)
 	return result;
 }
 
+static int
+ha_purge(ipcqd_broker *b, ipcqd_ctx *cx, ipcqd_queue *q)
+{
+	Ipcq__V1__Reply      rep = IPCQ__V1__REPLY__INIT;
+	Ipcq__V1__PurgeReply prp = IPCQ__V1__PURGE_REPLY__INIT;
+
+	prp.purged    = ipcqd_queue_purge(q);
+	rep.body_case = IPCQ__V1__REPLY__BODY_PURGE;
+	rep.purge     = &prp;
+	return ipcqd_reply(cx, &rep);
+}
+
 /* Purge: PurgeRequest -> PurgeReply{purged} */
 int
 ipcqd_h_purge(ipcqd_broker *b, ipcqd_ctx *cx, const Ipcq__V1__Request *req)
 {
-	Ipcq__V1__Reply      rep = IPCQ__V1__REPLY__INIT;
-	Ipcq__V1__PurgeReply prp = IPCQ__V1__PURGE_REPLY__INIT;
-	ipcqd_queue         *q;
-	int                  result;
+	return ipcqd_h_with_queue(b, cx, req->purge->queue, ha_purge);
+}
 
-	if (ipcqd_h_check_name(cx, req->purge->queue) != 0) {
-		return IPCQD_REPLIED;
-	}
-	ipcqd_broker_lock(b);
-	if ((q = ipcqd_broker_find_queue(b, req->purge->queue)) == NULL) {
-		result = ipcqd_reply_error(cx, IPCQ_ENOTFOUND,
-		    "no queue named %s", req->purge->queue);
-	} else {
-		prp.purged    = ipcqd_queue_purge(q);
-		rep.body_case = IPCQ__V1__REPLY__BODY_PURGE;
-		rep.purge     = &prp;
-		result        = ipcqd_reply(cx, &rep);
-	}
-	ipcqd_broker_unlock(b);
-	return result;
+static int
+ha_delete(ipcqd_broker *b, ipcqd_ctx *cx, ipcqd_queue *q)
+{
+	ipcqd_info("deleting queue %s", q->name);
+	ipcqd_broker_delete_queue(b, q);
+	return ipcqd_reply_empty(cx, IPCQ__V1__REPLY__BODY_DELETE);
 }
 
 /* Delete: DeleteRequest -> DeleteReply */
 int
 ipcqd_h_delete(ipcqd_broker *b, ipcqd_ctx *cx, const Ipcq__V1__Request *req)
 {
-	ipcqd_queue *q;
-	int          result;
-
-	if (ipcqd_h_check_name(cx, req->delete_->queue) != 0) {
-		return IPCQD_REPLIED;
-	}
-	ipcqd_broker_lock(b);
-	if ((q = ipcqd_broker_find_queue(b, req->delete_->queue)) == NULL) {
-		result = ipcqd_reply_error(cx, IPCQ_ENOTFOUND,
-		    "no queue named %s", req->delete_->queue);
-	} else {
-		ipcqd_info("deleting queue %s", q->name);
-		ipcqd_broker_delete_queue(b, q);
-		result = ipcqd_reply_empty(cx, IPCQ__V1__REPLY__BODY_DELETE);
-	}
-	ipcqd_broker_unlock(b);
-	return result;
+	return ipcqd_h_with_queue(b, cx, req->delete_->queue, ha_delete);
 }

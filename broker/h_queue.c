@@ -230,24 +230,37 @@ ipcqd_h_end(ipcqd_broker *b, ipcqd_ctx *cx, const Ipcq__V1__Request *req)
 	return result;
 }
 
-/* Close: CloseRequest -> CloseReply */
 int
-ipcqd_h_close(ipcqd_broker *b, ipcqd_ctx *cx, const Ipcq__V1__Request *req)
+ipcqd_h_with_queue(ipcqd_broker *b, ipcqd_ctx *cx, const char *name,
+    ipcqd_named_fn fn)
 {
 	ipcqd_queue *q;
 	int          result;
 
-	if (ipcqd_h_check_name(cx, req->close->queue) != 0) {
+	if (ipcqd_h_check_name(cx, name) != 0) {
 		return IPCQD_REPLIED;
 	}
 	ipcqd_broker_lock(b);
-	if ((q = ipcqd_broker_find_queue(b, req->close->queue)) == NULL) {
-		result = ipcqd_reply_error(cx, IPCQ_ENOTFOUND,
-		    "no queue named %s", req->close->queue);
+	if ((q = ipcqd_broker_find_queue(b, name)) == NULL) {
+		result = ipcqd_reply_error(cx, IPCQ_ENOTFOUND, "no queue named %s",
+		    name);
 	} else {
-		ipcqd_queue_close(q);
-		result = ipcqd_reply_empty(cx, IPCQ__V1__REPLY__BODY_CLOSE);
+		result = fn(b, cx, q);
 	}
 	ipcqd_broker_unlock(b);
 	return result;
+}
+
+static int
+hq_close(ipcqd_broker *b, ipcqd_ctx *cx, ipcqd_queue *q)
+{
+	ipcqd_queue_close(q);
+	return ipcqd_reply_empty(cx, IPCQ__V1__REPLY__BODY_CLOSE);
+}
+
+/* Close: CloseRequest -> CloseReply */
+int
+ipcqd_h_close(ipcqd_broker *b, ipcqd_ctx *cx, const Ipcq__V1__Request *req)
+{
+	return ipcqd_h_with_queue(b, cx, req->close->queue, hq_close);
 }

@@ -33,6 +33,13 @@ int ipcqd_h_delete(ipcqd_broker *b, ipcqd_ctx *cx, const Ipcq__V1__Request *req)
 ipcqd_handle *ipcqd_h_lookup(ipcqd_broker *b, ipcqd_ctx *cx, uint64_t id,
     int *result);
 
+/* Serve a request that names a queue: check the name (EBADNAME), find
+ * the queue (ENOTFOUND) and call fn with the broker lock held. */
+typedef int (*ipcqd_named_fn)(ipcqd_broker *b, ipcqd_ctx *cx,
+    ipcqd_queue *q);
+int ipcqd_h_with_queue(ipcqd_broker *b, ipcqd_ctx *cx, const char *name,
+    ipcqd_named_fn fn);
+
 /* Check a queue name from the wire; on failure an EBADNAME reply. */
 int ipcqd_h_check_name(ipcqd_ctx *cx, const char *name);
 
