@@ -184,7 +184,12 @@ ipcqd_watchdog_stop(ipcqd_watchdog *w)
 	pthread_cond_signal(&w->cv);
 	pthread_mutex_unlock(&w->mtx);
 	pthread_join(w->thread, NULL);
-	/* The retired listeners' connections close with the socket. */
+	/* Shutdown: the retired listeners' connections go now. Closed one by
+	 * one, not left to the socket's close, which in nng 1.5.2 does not
+	 * free a listener whose accepting stopped. */
+	for (int i = 0; i < w->nretired; i++) {
+		nng_listener_close(w->retired[i]);
+	}
 	pthread_cond_destroy(&w->cv);
 	pthread_mutex_destroy(&w->mtx);
 	free(w);

@@ -14,8 +14,8 @@ typedef struct ipcqd_watchdog ipcqd_watchdog;
 /* Probe every period_ms. 0 or an errno. */
 int ipcqd_watchdog_start(ipcqd_watchdog **wp, struct ipcqd_broker *b,
     int period_ms);
-/* Stop and join the thread. The listeners it retired stay open until
- * the socket closes. Accepts NULL. */
+/* Stop and join the thread, then close the listeners it retired (only
+ * at shutdown: that drops their connections). Accepts NULL. */
 void ipcqd_watchdog_stop(ipcqd_watchdog *w);
 
 #endif
