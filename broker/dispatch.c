@@ -27,6 +27,7 @@ static const struct {
 	{ IPCQ__V1__REQUEST__BODY_LIST, "list", ipcqd_h_list },
 	{ IPCQ__V1__REQUEST__BODY_PURGE, "purge", ipcqd_h_purge },
 	{ IPCQ__V1__REQUEST__BODY_DELETE, "delete", ipcqd_h_delete },
+	{ IPCQ__V1__REQUEST__BODY_WAIT, "wait", ipcqd_h_wait },
 };
 
 void

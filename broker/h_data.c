@@ -191,6 +191,60 @@ ipcqd_h_recv(ipcqd_broker *b, ipcqd_ctx *cx, const Ipcq__V1__Request *req)
 	return result;
 }
 
+static int
+hd_reply_wait(ipcqd_ctx *cx, int status)
+{
+	Ipcq__V1__Reply     rep = IPCQ__V1__REPLY__INIT;
+	Ipcq__V1__WaitReply wrp = IPCQ__V1__WAIT_REPLY__INIT;
+
+	if (status != 0) {
+		return hd_reply_recv_status(cx, status);
+	}
+	wrp.readable  = true;
+	rep.body_case = IPCQ__V1__REPLY__BODY_WAIT;
+	rep.wait      = &wrp;
+	return ipcqd_reply(cx, &rep);
+}
+
+static void
+hd_wait_done(ipcqd_waiter *w, int status, ipcqd_rec **recs, size_t n)
+{
+	ipcqd_ctx *cx = IPCQD_CONTAINER(w, ipcqd_ctx, w);
+
+	(void) recs;
+	(void) n;
+	hd_reply_wait(cx, status);
+	ipcqd_complete(cx);
+}
+
+/* Wait: WaitRequest -> WaitReply{readable} or ETIMEDOUT (may park). The
+ * readiness half of recv for event loops: it takes and leases nothing,
+ * so a client can wait on many handles without a thread per recv. */
+int
+ipcqd_h_wait(ipcqd_broker *b, ipcqd_ctx *cx, const Ipcq__V1__Request *req)
+{
+	const Ipcq__V1__WaitRequest *wr = req->wait;
+	ipcqd_handle                *h;
+	int                          result = IPCQD_REPLIED, st = 0;
+
+	ipcqd_broker_lock(b);
+	if ((h = ipcqd_h_lookup(b, cx, wr->handle, &result)) == NULL) {
+		ipcqd_broker_unlock(b);
+		return result;
+	}
+	/* Waiting to receive is what a consumer does (role AUTO). */
+	ipcqd_queue_add_consumer(h->q, h);
+	if (!ipcqd_queue_ready(h->q, h, wr->past_abandoned)) {
+		cx->w.kind           = IPCQD_WAIT_READY;
+		cx->w.done           = hd_wait_done;
+		cx->w.past_abandoned = wr->past_abandoned;
+		st         = hd_park(cx, h, wr->timeout_ms);
+	}
+	result = st == IPCQD_PARKED ? IPCQD_PARKED : hd_reply_wait(cx, st);
+	ipcqd_broker_unlock(b);
+	return result;
+}
+
 /* Ack: AckRequest -> AckReply{acked} (ENOLEASE if any id was unknown) */
 int
 ipcqd_h_ack(ipcqd_broker *b, ipcqd_ctx *cx, const Ipcq__V1__Request *req)

@@ -22,6 +22,7 @@ int ipcqd_h_close(ipcqd_broker *b, ipcqd_ctx *cx, const Ipcq__V1__Request *req);
 int ipcqd_h_send(ipcqd_broker *b, ipcqd_ctx *cx, const Ipcq__V1__Request *req);
 int ipcqd_h_recv(ipcqd_broker *b, ipcqd_ctx *cx, const Ipcq__V1__Request *req);
 int ipcqd_h_ack(ipcqd_broker *b, ipcqd_ctx *cx, const Ipcq__V1__Request *req);
+int ipcqd_h_wait(ipcqd_broker *b, ipcqd_ctx *cx, const Ipcq__V1__Request *req);
 /* h_admin.c */
 int ipcqd_h_stats(ipcqd_broker *b, ipcqd_ctx *cx, const Ipcq__V1__Request *req);
 int ipcqd_h_list(ipcqd_broker *b, ipcqd_ctx *cx, const Ipcq__V1__Request *req);

@@ -85,6 +85,7 @@ ipcqd_queue_new(const char *name, const ipcqd_queue_opts *o)
 	ipcqd_list_init(&q->handles);
 	ipcqd_list_init(&q->recv_waiters);
 	ipcqd_list_init(&q->send_waiters);
+	ipcqd_list_init(&q->ready_waiters);
 	return q;
 }
 
@@ -153,6 +154,7 @@ ipcqd_queue_free(ipcqd_queue *q)
 	}
 	qu_cancel_all(&q->recv_waiters, NULL, IPCQ_EDELETED);
 	qu_cancel_all(&q->send_waiters, NULL, IPCQ_EDELETED);
+	qu_cancel_all(&q->ready_waiters, NULL, IPCQ_EDELETED);
 	while ((n = ipcqd_list_pop_front(&q->handles)) != NULL) {
 		ipcqd_handle *h = IPCQD_CONTAINER(n, ipcqd_handle, qnode);
 		qu_drop_leases(q, h);
@@ -229,6 +231,7 @@ ipcqd_queue_detach(ipcqd_queue *q, ipcqd_handle *h, int cancel_status)
 {
 	qu_cancel_all(&q->recv_waiters, h, cancel_status);
 	qu_cancel_all(&q->send_waiters, h, cancel_status);
+	qu_cancel_all(&q->ready_waiters, h, cancel_status);
 	qu_return_leases(q, h);
 	if (h->producer && !h->ended) {
 		q->producers_live--;
@@ -336,6 +339,20 @@ qu_empty_status(const ipcqd_queue *q, const ipcqd_handle *h)
 		return IPCQ_EABANDONED;
 	}
 	return IPCQD_WOULD_BLOCK;
+}
+
+bool
+ipcqd_queue_ready(const ipcqd_queue *q, const ipcqd_handle *h,
+    bool past_abandoned)
+{
+	int st;
+
+	if (q->store->count > 0) {
+		return true;
+	}
+	st = qu_empty_status(q, h);
+	return st != IPCQD_WOULD_BLOCK &&
+	    !(past_abandoned && st == IPCQ_EABANDONED);
 }
 
 size_t
@@ -477,9 +494,14 @@ ipcqd_queue_purge(ipcqd_queue *q)
 void
 ipcqd_queue_park(ipcqd_queue *q, ipcqd_waiter *w)
 {
-	ipcqd_list_push_back(w->kind == IPCQD_WAIT_RECV ? &q->recv_waiters
-	                                                : &q->send_waiters,
-	    &w->node);
+	ipcqd_list *l = &q->send_waiters;
+
+	if (w->kind == IPCQD_WAIT_RECV) {
+		l = &q->recv_waiters;
+	} else if (w->kind == IPCQD_WAIT_READY) {
+		l = &q->ready_waiters;
+	}
+	ipcqd_list_push_back(l, &w->node);
 }
 
 bool
@@ -562,6 +584,28 @@ qu_pump_receivers(ipcqd_queue *q)
 	return progress;
 }
 
+/* Wake every ready-waiter whose handle could now receive without
+ * blocking. They take nothing, so one message wakes them all (each
+ * client's recv then races for it, as threads on one socket would).
+ * Runs after receivers were served: what they took is not "ready". */
+static void
+qu_pump_ready(ipcqd_queue *q)
+{
+	ipcqd_node *n, *tmp;
+	uint64_t    now = 0;
+
+	IPCQD_LIST_FOREACH_SAFE(&q->ready_waiters, n, tmp)
+	{
+		ipcqd_waiter *w = IPCQD_CONTAINER(n, ipcqd_waiter, node);
+
+		if (qu_expired(w, &now)) {
+			qu_finish(w, IPCQ_ETIMEDOUT, NULL, 0);
+		} else if (ipcqd_queue_ready(q, w->h, w->past_abandoned)) {
+			qu_finish(w, 0, NULL, 0);
+		}
+	}
+}
+
 static void
 qu_pump(ipcqd_queue *q)
 {
@@ -574,6 +618,7 @@ qu_pump(ipcqd_queue *q)
 			break;
 		}
 	}
+	qu_pump_ready(q);
 }
 
 void

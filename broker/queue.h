@@ -64,6 +64,7 @@ struct ipcqd_handle {
 typedef enum ipcqd_wait_kind {
 	IPCQD_WAIT_RECV,
 	IPCQD_WAIT_SEND,
+	IPCQD_WAIT_READY, /* until a recv by h would not block; takes nothing */
 } ipcqd_wait_kind;
 
 typedef struct ipcqd_payload {
@@ -78,18 +79,21 @@ typedef struct ipcqd_payload {
  * calls done() once, and nobody touches it afterwards.
  */
 struct ipcqd_waiter {
-	ipcqd_node      node; /* q->recv_waiters or q->send_waiters */
+	ipcqd_node      node; /* q->recv_waiters, send_waiters, ready_waiters */
 	ipcqd_wait_kind kind;
 	ipcqd_handle   *h;
 	/* recv: status, and n records taken for it (leased to h in explicit
 	 * mode; otherwise the callee must release them with
-	 * ipcqd_queue_release after use). send: status only. */
+	 * ipcqd_queue_release after use). send: status only. ready: 0
+	 * when a recv by h would not block, else an error; never records. */
 	void (*done)(ipcqd_waiter *w, int status, ipcqd_rec **recs, size_t n);
 	uint64_t             deadline; /* ms, monotonic; 0: none */
 	uint32_t             max;      /* recv: most messages */
 	const ipcqd_payload *payloads; /* send: the batch */
 	size_t               npayloads;
 	size_t               accepted; /* send: enqueued so far */
+	bool                 past_abandoned; /* ready: EABANDONED is not
+	                                        ready, only messages/EOF */
 };
 
 struct ipcqd_queue {
@@ -107,6 +111,7 @@ struct ipcqd_queue {
 	ipcqd_list       handles;
 	ipcqd_list       recv_waiters;
 	ipcqd_list       send_waiters;
+	ipcqd_list       ready_waiters; /* all served at once, take nothing */
 	uint64_t         sent, received, acked, redelivered, dropped, purged;
 };
 
@@ -143,6 +148,11 @@ int ipcqd_queue_send(ipcqd_queue *q, ipcqd_handle *h,
 size_t ipcqd_queue_take(ipcqd_queue *q, ipcqd_handle *h, uint32_t max,
     ipcqd_rec **recs, int *status);
 void   ipcqd_queue_release(ipcqd_queue *q, ipcqd_rec **recs, size_t n);
+
+/* Whether a recv by h would not block now: a message is ready, or it
+ * would answer IPCQ_EOF or (unless past_abandoned) IPCQ_EABANDONED. */
+bool ipcqd_queue_ready(const ipcqd_queue *q, const ipcqd_handle *h,
+    bool past_abandoned);
 
 /* Ack (or requeue) leases of h by id. *done counts those found; returns
  * IPCQ_ENOLEASE if any id was not leased to h. */

@@ -10,7 +10,12 @@
  */
 #include "watchdog.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -42,6 +47,52 @@ struct ipcqd_watchdog {
 	int             nretired;
 };
 
+/*
+ * Clients that connected while the listener was wedged sit in its accept
+ * backlog; nng would leave them there for its 10 s handshake timeout.
+ * Find the old listening socket among our descriptors (the only one
+ * accepting connections under the public path: the new one is bound to
+ * its temporary name) and replace it with /dev/null. That closes the
+ * socket, so the kernel resets the waiting connections and their clients
+ * redial at once, into the new listener; nng keeps a valid descriptor
+ * number, which it only closes at shutdown. Best effort: without it the
+ * waiting clients are only slower.
+ */
+static void
+wd_reset_backlog(const char *path)
+{
+	DIR           *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int            devnull;
+
+	if (d == NULL) {
+		return;
+	}
+	if ((devnull = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
+		closedir(d);
+		return;
+	}
+	while ((e = readdir(d)) != NULL) {
+		struct sockaddr_un sa;
+		socklen_t          sl = sizeof(sa), il = sizeof(int);
+		int                fd = atoi(e->d_name), listening = 0;
+
+		if (fd <= 2 || fd == dirfd(d) || fd == devnull ||
+		    getsockname(fd, (struct sockaddr *) &sa, &sl) != 0 ||
+		    sa.sun_family != AF_UNIX ||
+		    getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &il) != 0 ||
+		    !listening || sl <= offsetof(struct sockaddr_un, sun_path) ||
+		    strncmp(sa.sun_path, path, sizeof(sa.sun_path)) != 0) {
+			continue;
+		}
+		if (dup2(devnull, fd) == fd) {
+			ipcqd_info("reset the wedged listener's waiting clients");
+		}
+	}
+	close(devnull);
+	closedir(d);
+}
+
 static int
 wd_repair_ipc(ipcqd_watchdog *w, int i)
 {
@@ -72,6 +123,7 @@ wd_repair_ipc(ipcqd_watchdog *w, int i)
 	}
 	w->retired[w->nretired++] = b->listeners[i];
 	b->listeners[i]           = l;
+	wd_reset_backlog(path);
 	return 0;
 }
 

@@ -267,6 +267,27 @@ typedef struct ipcq_stats {
 /* Statistics of the handle's queue. */
 int ipcq_queue_stats(ipcq_queue *q, ipcq_stats *st);
 
+/* ------------------------------------------------------------ event loop */
+
+/* A file descriptor for epoll/poll/select/libuv that is readable when
+ * ipcq_queue_recv(q, &m, 0) would not return IPCQ_ETIMEDOUT: a message is
+ * ready, or recv would report IPCQ_EOF, IPCQ_EABANDONED or an error such
+ * as IPCQ_ECONNLOST (then recv also re-opens the handle, as every call
+ * does). It is a hint; recv is the truth. The fd turns unreadable again
+ * only when a recv on q returns IPCQ_ETIMEDOUT, so the loop is: on
+ * readable, recv with timeout 0 until IPCQ_ETIMEDOUT (like EAGAIN under
+ * edge-triggered epoll); after IPCQ_EOF it stays readable. After
+ * IPCQ_EABANDONED (not final) it turns unreadable until a message or the
+ * end of stream: treat it like IPCQ_ETIMEDOUT and wait. The first call
+ * makes one round trip and creates the fd; later calls return the same
+ * fd. The fd belongs to q: never read, write or close it; epoll it for
+ * reading only; ipcq_queue_detach closes it. No thread waits for it: the
+ * library keeps one request parked in the broker per handle. Any thread;
+ * as for every call on q, do not detach q while another thread uses q.
+ * Errors: IPCQ_ENOTSUP (the broker predates this call), IPCQ_ECONNLOST,
+ * IPCQ_EDELETED, IPCQ_ENOMEM, IPCQ_EINVAL. */
+int ipcq_queue_pollfd(ipcq_queue *q, int *fd);
+
 /* ------------------------------------------------------ admin, by name */
 
 /* Statistics of the queue called name. IPCQ_ENOTFOUND if none. */

@@ -144,10 +144,11 @@ call_transport_err(int rv)
 	}
 }
 
-/* Send m and wait for the reply on slot s. Consumes m. */
+/* Send m on connection `live` and wait for the reply on slot s.
+ * Consumes m. */
 static int
 call_exchange(ipcq_client *c, ipcqi_slot *s, nng_msg *m, int64_t deadline,
-    nng_msg **reply)
+    uint32_t live, nng_msg **reply)
 {
 	int rv;
 
@@ -163,6 +164,16 @@ call_exchange(ipcq_client *c, ipcqi_slot *s, nng_msg *m, int64_t deadline,
 	nng_ctx_recv(s->ctx, s->aio);
 	nng_aio_wait(s->aio);
 	if ((rv = nng_aio_result(s->aio)) != 0) {
+		if (rv == NNG_ETIMEDOUT) {
+			/* The broker answers every request by its own
+			 * deadline; silence past the grace means this
+			 * connection is dead weight (a stalled broker, or one
+			 * whose nng never attached it: nanomsg/nng#1518).
+			 * Drop it, so that the next call redials. */
+			nng_pipe p = NNG_PIPE_INITIALIZER;
+			p.id       = live;
+			(void) nng_pipe_close(p);
+		}
 		return (call_transport_err(rv));
 	}
 	*reply = nng_aio_get_msg(s->aio);
@@ -209,7 +220,7 @@ ipcqi_call(ipcq_client *c, Ipcq__V1__Request *req, int64_t deadline,
 		nng_msg_free(m);
 		return (rv);
 	}
-	rv = call_exchange(c, &s, m, deadline, &reply);
+	rv = call_exchange(c, &s, m, deadline, live, &reply);
 	slot_put(c, &s, rv == 0);
 	if (rv != 0) {
 		return (rv);

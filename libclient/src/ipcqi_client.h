@@ -99,6 +99,20 @@ struct ipcq_queue {
 	int             stale;  /* broker said EBADHANDLE: re-open first */
 	uint32_t        max_message_bytes; /* from OpenReply, 0 unknown */
 	int             eof;    /* recv saw EOF: sticky for this handle */
+
+	/* Event-loop readiness (poll.c). poll_on is set once, under mtx,
+	 * by the first ipcq_queue_pollfd, after pmtx, pfd, pw_ctx and
+	 * pw_aio exist; detach releases them. pw_busy and pw_stop are
+	 * guarded by pmtx, which is never held across a round trip and is
+	 * the only lock the wait's aio callback takes. Lock order: mtx
+	 * before pmtx. */
+	int             poll_on;
+	pthread_mutex_t pmtx;
+	int             pfd;      /* eventfd (EFD_NONBLOCK | EFD_CLOEXEC) */
+	nng_ctx         pw_ctx;   /* the wait's own REQ context */
+	nng_aio        *pw_aio;   /* drives it, callback-driven */
+	int             pw_busy;  /* 0 idle, 1 sending, 2 awaiting reply */
+	int             pw_stop;  /* detaching: start nothing new */
 };
 
 /* A snapshot of the handle to put in a request. */
@@ -131,6 +145,18 @@ typedef int (*ipcqi_queue_fn)(ipcq_queue *q, const ipcqi_hsnap *h,
  */
 int ipcqi_queue_run(ipcq_queue *q, int64_t deadline, ipcqi_queue_fn fn,
     void *arg);
+
+/* ------------------------------------------------------ event loop (poll.c) */
+
+/* Called by recv after each receive on q with its result: a receive
+ * that timed out (or found the stream abandoned) proves nothing is
+ * ready, so the pollfd (if any) is drained and its wait re-armed. Cheap
+ * no-op without a pollfd. */
+void ipcqi_poll_after_recv(ipcq_queue *q, int rv);
+
+/* Called by detach before the handle is released: stop the wait, close
+ * the eventfd. No-op without a pollfd. */
+void ipcqi_poll_fini(ipcq_queue *q);
 
 /* ------------------------------------------------------------- messages */
 

@@ -183,6 +183,7 @@ ipcq_queue_detach(ipcq_queue *q)
 	if (q == NULL) {
 		return;
 	}
+	ipcqi_poll_fini(q); /* the pollfd's wait first, then the handle */
 	pthread_mutex_lock(&q->c->mtx);
 	live = q->c->pipe;
 	pthread_mutex_unlock(&q->c->mtx);

@@ -90,6 +90,7 @@ ipcq_queue_recv_batch(ipcq_queue *q, ipcq_msg **msgs, size_t max, size_t *n,
 		return (IPCQ_EOF);
 	}
 	rv = ipcqi_queue_run(q, deadline, recv_fn, &a);
+	ipcqi_poll_after_recv(q, rv); /* ETIMEDOUT re-arms the pollfd */
 	if (rv == IPCQ_EOF) {
 		pthread_mutex_lock(&q->mtx);
 		q->eof = 1;

@@ -590,6 +590,164 @@ START_TEST(delete_cancels_waiters_and_cuts_handles)
 }
 END_TEST
 
+/* -------------------------------------------------------- ready-waiters */
+
+START_TEST(ready_waiter_is_woken_by_send_and_takes_nothing)
+{
+	ipcqd_queue  *q = new_queue(0, 0, 0);
+	ipcqd_handle *p = new_handle(q, IPCQ_ROLE_PRODUCER, 0);
+	ipcqd_handle *c = new_handle(q, IPCQ_ROLE_CONSUMER, 0);
+	fake_waiter   f;
+	char          buf[32];
+	int           st;
+
+	ck_assert(!ipcqd_queue_ready(q, c, false));
+	fake_init(&f, IPCQD_WAIT_READY, c);
+	ipcqd_queue_park(q, &f.w);
+	ipcqd_queue_purge(q); /* a change that makes nothing ready */
+	ck_assert_int_eq(f.calls, 0);
+	send_str(q, p, "m");
+	ck_assert_int_eq(f.calls, 1);
+	ck_assert_int_eq(f.status, 0);
+	ck_assert_uint_eq(f.n, 0);
+	ck_assert_uint_eq(q->store->count, 1); /* still there for recv */
+	ck_assert(!ipcqd_queue_cancel(&f.w, IPCQ_ETIMEDOUT));
+	ck_assert_int_eq(f.calls, 1);
+	take1(q, c, buf, &st, NULL);
+	ck_assert_str_eq(buf, "m");
+	ipcqd_queue_free(q);
+	free(p);
+	free(c);
+}
+END_TEST
+
+START_TEST(send_wakes_every_ready_waiter_after_receivers)
+{
+	ipcqd_queue  *q  = new_queue(0, 0, 0);
+	ipcqd_handle *p  = new_handle(q, IPCQ_ROLE_PRODUCER, 0);
+	ipcqd_handle *c1 = new_handle(q, IPCQ_ROLE_CONSUMER, 0);
+	ipcqd_handle *c2 = new_handle(q, IPCQ_ROLE_CONSUMER, 0);
+	ipcqd_handle *c3 = new_handle(q, IPCQ_ROLE_CONSUMER, 0);
+	fake_waiter   a, b, b2, r;
+
+	fake_init(&a, IPCQD_WAIT_READY, c1);
+	fake_init(&b, IPCQD_WAIT_READY, c2);
+	fake_init(&b2, IPCQD_WAIT_READY, c2);
+	ipcqd_queue_park(q, &a.w);
+	ipcqd_queue_park(q, &b.w);
+	ipcqd_queue_park(q, &b2.w);
+	/* A parked recv takes the first message: nothing is ready then. */
+	fake_init(&r, IPCQD_WAIT_RECV, c3);
+	ipcqd_queue_park(q, &r.w);
+	send_str(q, p, "1");
+	ck_assert_int_eq(r.calls, 1);
+	ck_assert_int_eq(a.calls + b.calls + b2.calls, 0);
+	send_str(q, p, "2");
+	ck_assert_int_eq(a.calls, 1);
+	ck_assert_int_eq(b.calls, 1);
+	ck_assert_int_eq(b2.calls, 1);
+	ck_assert_int_eq(a.status + b.status + b2.status, 0);
+	ck_assert_uint_eq(q->store->count, 1);
+	ipcqd_queue_free(q);
+	free(p);
+	free(c1);
+	free(c2);
+	free(c3);
+}
+END_TEST
+
+START_TEST(end_of_stream_and_abandon_wake_ready_waiters)
+{
+	ipcqd_queue  *q = new_queue(0, 0, 0);
+	ipcqd_handle *p = new_handle(q, IPCQ_ROLE_PRODUCER, 0), *p2;
+	ipcqd_handle *c = new_handle(q, IPCQ_ROLE_CONSUMER, 0);
+	fake_waiter   f;
+	bool          ended;
+
+	fake_init(&f, IPCQD_WAIT_READY, c);
+	ipcqd_queue_park(q, &f.w);
+	ipcqd_queue_end_producer(q, p, &ended);
+	ck_assert(ended);
+	ck_assert_int_eq(f.calls, 1);
+	ck_assert_int_eq(f.status, 0);
+	ck_assert(ipcqd_queue_ready(q, c, true)); /* recv would say EOF */
+	ipcqd_queue_free(q);
+	free(p);
+	free(c);
+
+	/* A producer that leaves without ending: EABANDONED is ready too. */
+	q = new_queue(0, 0, 0);
+	p = new_handle(q, IPCQ_ROLE_PRODUCER, 0);
+	c = new_handle(q, IPCQ_ROLE_CONSUMER, 0);
+	fake_init(&f, IPCQD_WAIT_READY, c);
+	ipcqd_queue_park(q, &f.w);
+	ipcqd_queue_detach(q, p, IPCQ_ECONNLOST);
+	ck_assert_int_eq(f.calls, 1);
+	ck_assert_int_eq(f.status, 0);
+	/* Told so, a waiter sleeps past it until a new producer acts. */
+	fake_init(&f, IPCQD_WAIT_READY, c);
+	f.w.past_abandoned = true;
+	ck_assert(!ipcqd_queue_ready(q, c, true));
+	ipcqd_queue_park(q, &f.w);
+	ipcqd_queue_purge(q);
+	ck_assert_int_eq(f.calls, 0);
+	p2 = new_handle(q, IPCQ_ROLE_PRODUCER, 0);
+	send_str(q, p2, "again");
+	ck_assert_int_eq(f.calls, 1);
+	ck_assert_int_eq(f.status, 0);
+	ipcqd_queue_free(q);
+	free(p2);
+	free(p);
+	free(c);
+}
+END_TEST
+
+START_TEST(expired_ready_waiter_is_not_served)
+{
+	ipcqd_queue  *q = new_queue(0, 0, 0);
+	ipcqd_handle *p = new_handle(q, IPCQ_ROLE_PRODUCER, 0);
+	ipcqd_handle *c = new_handle(q, IPCQ_ROLE_CONSUMER, 0);
+	fake_waiter   late, live;
+
+	fake_init(&late, IPCQD_WAIT_READY, c);
+	late.w.deadline = 1;
+	fake_init(&live, IPCQD_WAIT_READY, c);
+	ipcqd_queue_park(q, &late.w);
+	ipcqd_queue_park(q, &live.w);
+	send_str(q, p, "m");
+	ck_assert_int_eq(late.calls, 1);
+	ck_assert_int_eq(late.status, IPCQ_ETIMEDOUT);
+	ck_assert_int_eq(live.calls, 1);
+	ck_assert_int_eq(live.status, 0);
+	ipcqd_queue_free(q);
+	free(p);
+	free(c);
+}
+END_TEST
+
+START_TEST(ready_waiters_are_cancelled_by_detach_and_delete)
+{
+	ipcqd_queue  *q  = new_queue(0, 0, 0);
+	ipcqd_handle *c1 = new_handle(q, IPCQ_ROLE_CONSUMER, 0);
+	ipcqd_handle *c2 = new_handle(q, IPCQ_ROLE_CONSUMER, 0);
+	fake_waiter   a, b;
+
+	fake_init(&a, IPCQD_WAIT_READY, c1);
+	fake_init(&b, IPCQD_WAIT_READY, c2);
+	ipcqd_queue_park(q, &a.w);
+	ipcqd_queue_park(q, &b.w);
+	ipcqd_queue_detach(q, c1, IPCQ_ECONNLOST);
+	ck_assert_int_eq(a.calls, 1);
+	ck_assert_int_eq(a.status, IPCQ_ECONNLOST);
+	ck_assert_int_eq(b.calls, 0);
+	ipcqd_queue_free(q);
+	ck_assert_int_eq(b.calls, 1);
+	ck_assert_int_eq(b.status, IPCQ_EDELETED);
+	free(c1);
+	free(c2);
+}
+END_TEST
+
 static Suite *
 queue_suite(void)
 {
@@ -630,6 +788,14 @@ queue_suite(void)
 	tcase_add_test(t, close_completes_parked_senders_and_receivers);
 	tcase_add_test(t, delete_cancels_waiters_and_cuts_handles);
 	tcase_add_test(t, expired_waiter_is_never_served);
+	suite_add_tcase(s, t);
+
+	t = tcase_create("ready_waiters");
+	tcase_add_test(t, ready_waiter_is_woken_by_send_and_takes_nothing);
+	tcase_add_test(t, send_wakes_every_ready_waiter_after_receivers);
+	tcase_add_test(t, end_of_stream_and_abandon_wake_ready_waiters);
+	tcase_add_test(t, expired_ready_waiter_is_not_served);
+	tcase_add_test(t, ready_waiters_are_cancelled_by_detach_and_delete);
 	suite_add_tcase(s, t);
 	return s;
 }
