@@ -3,7 +3,7 @@
  * docs/semantics.md for the rules as users see them.
  *
  * Everything runs under the broker lock. After any change that could let
- * a parked request proceed, qu_pump() re-examines the waiters, so no
+ * a parked request proceed, ipcqd_qu_pump() re-examines the waiters, so no
  * state change can strand one.
  */
 #include "queue.h"
@@ -14,33 +14,9 @@
 #include <time.h>
 
 #include "ipcq.h"
+#include "queue_int.h"
 #include "session.h"
 
-static void qu_pump(ipcqd_queue *q);
-
-uint64_t
-ipcqd_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
-}
-
-/* A waiter whose deadline has passed is never served, even if its timer
- * has not fired yet (a stalled broker, a busy machine): its client may
- * have given up, and a message delivered to nobody would be lost. */
-static bool
-qu_expired(const ipcqd_waiter *w, uint64_t *now)
-{
-	if (w->deadline == 0) {
-		return false;
-	}
-	if (*now == 0) {
-		*now = ipcqd_now_ms();
-	}
-	return *now >= w->deadline;
-}
 
 int
 ipcqd_queue_opts_normalize(ipcqd_queue_opts *o)
@@ -90,8 +66,8 @@ ipcqd_queue_new(const char *name, const ipcqd_queue_opts *o)
 }
 
 /* Complete a waiter that is on one of q's lists. */
-static void
-qu_finish(ipcqd_waiter *w, int status, ipcqd_rec **recs, size_t n)
+void
+ipcqd_qu_finish(ipcqd_waiter *w, int status, ipcqd_rec **recs, size_t n)
 {
 	ipcqd_node_remove(&w->node);
 	w->done(w, status, recs, n);
@@ -106,7 +82,7 @@ qu_cancel_all(ipcqd_list *waiters, const ipcqd_handle *only, int status)
 	{
 		ipcqd_waiter *w = IPCQD_CONTAINER(n, ipcqd_waiter, node);
 		if (only == NULL || w->h == only) {
-			qu_finish(w, status, NULL, 0);
+			ipcqd_qu_finish(w, status, NULL, 0);
 		}
 	}
 }
@@ -242,7 +218,7 @@ ipcqd_queue_detach(ipcqd_queue *q, ipcqd_handle *h, int cancel_status)
 	}
 	ipcqd_node_remove(&h->qnode);
 	h->q = NULL;
-	qu_pump(q);
+	ipcqd_qu_pump(q);
 }
 
 static bool
@@ -271,8 +247,8 @@ qu_drop_for(ipcqd_queue *q, size_t len)
 }
 
 /* Enqueue as much of the batch as the bounds allow. */
-static int
-qu_admit(ipcqd_queue *q, const ipcqd_payload *p, size_t n, size_t *accepted)
+int
+ipcqd_qu_admit(ipcqd_queue *q, const ipcqd_payload *p, size_t n, size_t *accepted)
 {
 	while (*accepted < n) {
 		const ipcqd_payload *m = &p[*accepted];
@@ -316,9 +292,9 @@ ipcqd_queue_send(ipcqd_queue *q, ipcqd_handle *h,
 	if (!ipcqd_list_empty(&q->send_waiters)) {
 		return IPCQD_WOULD_BLOCK;
 	}
-	rv = qu_admit(q, payloads, n, accepted);
+	rv = ipcqd_qu_admit(q, payloads, n, accepted);
 	if (*accepted > 0) {
-		qu_pump(q);
+		ipcqd_qu_pump(q);
 	}
 	return rv;
 }
@@ -326,8 +302,8 @@ ipcqd_queue_send(ipcqd_queue *q, ipcqd_handle *h,
 /* Status for a consumer that found nothing ready. Both EOF and
  * EABANDONED wait until no other handle holds leases: if that holder
  * dies, its messages come back and someone must still be there. */
-static int
-qu_empty_status(const ipcqd_queue *q, const ipcqd_handle *h)
+int
+ipcqd_qu_empty_status(const ipcqd_queue *q, const ipcqd_handle *h)
 {
 	if (q->leased > h->nleases) {
 		return IPCQD_WOULD_BLOCK;
@@ -350,7 +326,7 @@ ipcqd_queue_ready(const ipcqd_queue *q, const ipcqd_handle *h,
 	if (q->store->count > 0) {
 		return true;
 	}
-	st = qu_empty_status(q, h);
+	st = ipcqd_qu_empty_status(q, h);
 	return st != IPCQD_WOULD_BLOCK &&
 	    !(past_abandoned && st == IPCQ_EABANDONED);
 }
@@ -392,7 +368,7 @@ ipcqd_queue_take(ipcqd_queue *q, ipcqd_handle *h, uint32_t max,
 		recs[n++] = r;
 	}
 	if (n == 0) {
-		*status = qu_empty_status(q, h);
+		*status = ipcqd_qu_empty_status(q, h);
 	}
 	return n;
 }
@@ -405,7 +381,7 @@ ipcqd_queue_release(ipcqd_queue *q, ipcqd_rec **recs, size_t n)
 	}
 	/* Auto-acked messages freed space only now. */
 	if (n > 0) {
-		qu_pump(q);
+		ipcqd_qu_pump(q);
 	}
 }
 
@@ -454,7 +430,7 @@ ipcqd_queue_ack(ipcqd_queue *q, ipcqd_handle *h, const uint64_t *ids,
 		(*done)++;
 	}
 	if (*done > 0) {
-		qu_pump(q);
+		ipcqd_qu_pump(q);
 	}
 	return rv;
 }
@@ -468,7 +444,7 @@ ipcqd_queue_end_producer(ipcqd_queue *q, ipcqd_handle *h, bool *queue_ended)
 		q->producers_live--;
 		q->producers_ended++;
 		qu_check_end(q, true);
-		qu_pump(q);
+		ipcqd_qu_pump(q);
 	}
 	*queue_ended = q->ended;
 }
@@ -478,7 +454,7 @@ ipcqd_queue_close(ipcqd_queue *q)
 {
 	q->ended  = true;
 	q->closed = true;
-	qu_pump(q);
+	ipcqd_qu_pump(q);
 }
 
 uint64_t
@@ -487,138 +463,8 @@ ipcqd_queue_purge(ipcqd_queue *q)
 	uint64_t n = q->store->ops->purge(q->store);
 
 	q->purged += n;
-	qu_pump(q);
+	ipcqd_qu_pump(q);
 	return n;
-}
-
-void
-ipcqd_queue_park(ipcqd_queue *q, ipcqd_waiter *w)
-{
-	ipcqd_list *l = &q->send_waiters;
-
-	if (w->kind == IPCQD_WAIT_RECV) {
-		l = &q->recv_waiters;
-	} else if (w->kind == IPCQD_WAIT_READY) {
-		l = &q->ready_waiters;
-	}
-	ipcqd_list_push_back(l, &w->node);
-}
-
-bool
-ipcqd_queue_cancel(ipcqd_waiter *w, int status)
-{
-	if (!ipcqd_node_linked(&w->node)) {
-		return false;
-	}
-	qu_finish(w, status, NULL, 0);
-	return true;
-}
-
-/* Serve parked senders while there is room. */
-static void
-qu_pump_senders(ipcqd_queue *q)
-{
-	ipcqd_node *n;
-	uint64_t    now = 0;
-
-	while ((n = ipcqd_list_first(&q->send_waiters)) != NULL) {
-		ipcqd_waiter *w = IPCQD_CONTAINER(n, ipcqd_waiter, node);
-		int           rv;
-
-		if (qu_expired(w, &now)) {
-			qu_finish(w, IPCQ_ETIMEDOUT, NULL, 0);
-			continue;
-		}
-		rv = q->ended ? IPCQ_ECLOSED
-		              : qu_admit(q, w->payloads, w->npayloads,
-		                    &w->accepted);
-		if (rv == IPCQD_WOULD_BLOCK) {
-			break;
-		}
-		qu_finish(w, rv, NULL, 0);
-	}
-}
-
-/* Serve parked receivers: messages first, then end-of-stream verdicts.
- * True if any message was handed out. */
-static bool
-qu_pump_receivers(ipcqd_queue *q)
-{
-	ipcqd_rec  *recs[IPCQD_RECV_MAX];
-	ipcqd_node *n, *tmp;
-	bool        progress = false;
-
-	uint64_t    now = 0;
-
-	while (q->store->count > 0 &&
-	    (n = ipcqd_list_first(&q->recv_waiters)) != NULL) {
-		ipcqd_waiter *w = IPCQD_CONTAINER(n, ipcqd_waiter, node);
-		int           st;
-
-		if (qu_expired(w, &now)) {
-			qu_finish(w, IPCQ_ETIMEDOUT, NULL, 0);
-			continue;
-		}
-		bool          autoack = w->h->ack_mode != IPCQ_ACK_EXPLICIT;
-		size_t        got = ipcqd_queue_take(q, w->h, w->max, recs, &st);
-		qu_finish(w, 0, recs, got);
-		/* done() has copied the payloads into the reply; auto-acked
-		 * records are finished. (Not ipcqd_queue_release: that
-		 * pumps, and we are inside the pump.) */
-		for (size_t i = 0; autoack && i < got; i++) {
-			q->store->ops->release(q->store, recs[i]);
-		}
-		progress = true;
-	}
-	if (q->store->count > 0) {
-		return progress;
-	}
-	IPCQD_LIST_FOREACH_SAFE(&q->recv_waiters, n, tmp)
-	{
-		ipcqd_waiter *w  = IPCQD_CONTAINER(n, ipcqd_waiter, node);
-		int           st = qu_empty_status(q, w->h);
-		if (st != IPCQD_WOULD_BLOCK) {
-			qu_finish(w, st, NULL, 0);
-		}
-	}
-	return progress;
-}
-
-/* Wake every ready-waiter whose handle could now receive without
- * blocking. They take nothing, so one message wakes them all (each
- * client's recv then races for it, as threads on one socket would).
- * Runs after receivers were served: what they took is not "ready". */
-static void
-qu_pump_ready(ipcqd_queue *q)
-{
-	ipcqd_node *n, *tmp;
-	uint64_t    now = 0;
-
-	IPCQD_LIST_FOREACH_SAFE(&q->ready_waiters, n, tmp)
-	{
-		ipcqd_waiter *w = IPCQD_CONTAINER(n, ipcqd_waiter, node);
-
-		if (qu_expired(w, &now)) {
-			qu_finish(w, IPCQ_ETIMEDOUT, NULL, 0);
-		} else if (ipcqd_queue_ready(q, w->h, w->past_abandoned)) {
-			qu_finish(w, 0, NULL, 0);
-		}
-	}
-}
-
-static void
-qu_pump(ipcqd_queue *q)
-{
-	/* A receiver in auto-ack mode frees space (senders can go on), and
-	 * a sender fills the queue (receivers can go on): loop until
-	 * neither side moves. */
-	for (;;) {
-		qu_pump_senders(q);
-		if (!qu_pump_receivers(q) || ipcqd_list_empty(&q->send_waiters)) {
-			break;
-		}
-	}
-	qu_pump_ready(q);
 }
 
 void

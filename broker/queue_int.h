@@ -1,0 +1,24 @@
+/*
+ * Internals shared by queue.c (semantics) and queue_wait.c (parked
+ * requests). Broker lock held.
+ */
+#ifndef IPCQD_QUEUE_INT_H
+#define IPCQD_QUEUE_INT_H
+
+#include "queue.h"
+
+/* Unlink a parked waiter and complete it (exactly once). */
+void ipcqd_qu_finish(ipcqd_waiter *w, int status, ipcqd_rec **recs, size_t n);
+
+/* Enqueue payloads[*accepted..n) while the bounds allow. */
+int ipcqd_qu_admit(ipcqd_queue *q, const ipcqd_payload *p, size_t n,
+    size_t *accepted);
+
+/* What a consumer with nothing ready gets: IPCQ_EOF, IPCQ_EABANDONED or
+ * IPCQD_WOULD_BLOCK. */
+int ipcqd_qu_empty_status(const ipcqd_queue *q, const ipcqd_handle *h);
+
+/* Serve every parked request that can now proceed. */
+void ipcqd_qu_pump(ipcqd_queue *q);
+
+#endif

@@ -1,0 +1,166 @@
+/*
+ * Parked requests of a queue: parking, cancelling, and the pump that
+ * serves them after every state change (queue.h explains the contract).
+ * Broker lock held throughout, like the rest of the queue layer.
+ */
+#include <stdbool.h>
+#include <time.h>
+
+#include "ipcq.h"
+#include "queue.h"
+#include "queue_int.h"
+
+uint64_t
+ipcqd_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+}
+
+/* A waiter whose deadline has passed is never served, even if its timer
+ * has not fired yet (a stalled broker, a busy machine): its client may
+ * have given up, and a message delivered to nobody would be lost. */
+static bool
+qu_expired(const ipcqd_waiter *w, uint64_t *now)
+{
+	if (w->deadline == 0) {
+		return false;
+	}
+	if (*now == 0) {
+		*now = ipcqd_now_ms();
+	}
+	return *now >= w->deadline;
+}
+
+void
+ipcqd_queue_park(ipcqd_queue *q, ipcqd_waiter *w)
+{
+	ipcqd_list *l = &q->send_waiters;
+
+	if (w->kind == IPCQD_WAIT_RECV) {
+		l = &q->recv_waiters;
+	} else if (w->kind == IPCQD_WAIT_READY) {
+		l = &q->ready_waiters;
+	}
+	ipcqd_list_push_back(l, &w->node);
+}
+
+bool
+ipcqd_queue_cancel(ipcqd_waiter *w, int status)
+{
+	if (!ipcqd_node_linked(&w->node)) {
+		return false;
+	}
+	ipcqd_qu_finish(w, status, NULL, 0);
+	return true;
+}
+
+/* Serve parked senders while there is room. */
+static void
+qu_pump_senders(ipcqd_queue *q)
+{
+	ipcqd_node *n;
+	uint64_t    now = 0;
+
+	while ((n = ipcqd_list_first(&q->send_waiters)) != NULL) {
+		ipcqd_waiter *w = IPCQD_CONTAINER(n, ipcqd_waiter, node);
+		int           rv;
+
+		if (qu_expired(w, &now)) {
+			ipcqd_qu_finish(w, IPCQ_ETIMEDOUT, NULL, 0);
+			continue;
+		}
+		rv = q->ended ? IPCQ_ECLOSED
+		              : ipcqd_qu_admit(q, w->payloads, w->npayloads,
+		                    &w->accepted);
+		if (rv == IPCQD_WOULD_BLOCK) {
+			break;
+		}
+		ipcqd_qu_finish(w, rv, NULL, 0);
+	}
+}
+
+/* Serve parked receivers: messages first, then end-of-stream verdicts.
+ * True if any message was handed out. */
+static bool
+qu_pump_receivers(ipcqd_queue *q)
+{
+	ipcqd_rec  *recs[IPCQD_RECV_MAX];
+	ipcqd_node *n, *tmp;
+	bool        progress = false;
+
+	uint64_t    now = 0;
+
+	while (q->store->count > 0 &&
+	    (n = ipcqd_list_first(&q->recv_waiters)) != NULL) {
+		ipcqd_waiter *w = IPCQD_CONTAINER(n, ipcqd_waiter, node);
+		int           st;
+
+		if (qu_expired(w, &now)) {
+			ipcqd_qu_finish(w, IPCQ_ETIMEDOUT, NULL, 0);
+			continue;
+		}
+		bool          autoack = w->h->ack_mode != IPCQ_ACK_EXPLICIT;
+		size_t        got = ipcqd_queue_take(q, w->h, w->max, recs, &st);
+		ipcqd_qu_finish(w, 0, recs, got);
+		/* done() has copied the payloads into the reply; auto-acked
+		 * records are finished. (Not ipcqd_queue_release: that
+		 * pumps, and we are inside the pump.) */
+		for (size_t i = 0; autoack && i < got; i++) {
+			q->store->ops->release(q->store, recs[i]);
+		}
+		progress = true;
+	}
+	if (q->store->count > 0) {
+		return progress;
+	}
+	IPCQD_LIST_FOREACH_SAFE(&q->recv_waiters, n, tmp)
+	{
+		ipcqd_waiter *w  = IPCQD_CONTAINER(n, ipcqd_waiter, node);
+		int           st = ipcqd_qu_empty_status(q, w->h);
+		if (st != IPCQD_WOULD_BLOCK) {
+			ipcqd_qu_finish(w, st, NULL, 0);
+		}
+	}
+	return progress;
+}
+
+/* Wake every ready-waiter whose handle could now receive without
+ * blocking. They take nothing, so one message wakes them all (each
+ * client's recv then races for it, as threads on one socket would).
+ * Runs after receivers were served: what they took is not "ready". */
+static void
+qu_pump_ready(ipcqd_queue *q)
+{
+	ipcqd_node *n, *tmp;
+	uint64_t    now = 0;
+
+	IPCQD_LIST_FOREACH_SAFE(&q->ready_waiters, n, tmp)
+	{
+		ipcqd_waiter *w = IPCQD_CONTAINER(n, ipcqd_waiter, node);
+
+		if (qu_expired(w, &now)) {
+			ipcqd_qu_finish(w, IPCQ_ETIMEDOUT, NULL, 0);
+		} else if (ipcqd_queue_ready(q, w->h, w->past_abandoned)) {
+			ipcqd_qu_finish(w, 0, NULL, 0);
+		}
+	}
+}
+
+void
+ipcqd_qu_pump(ipcqd_queue *q)
+{
+	/* A receiver in auto-ack mode frees space (senders can go on), and
+	 * a sender fills the queue (receivers can go on): loop until
+	 * neither side moves. */
+	for (;;) {
+		qu_pump_senders(q);
+		if (!qu_pump_receivers(q) || ipcqd_list_empty(&q->send_waiters)) {
+			break;
+		}
+	}
+	qu_pump_ready(q);
+}
+
