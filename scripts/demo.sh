@@ -17,8 +17,10 @@ fi
 IPCQD=$BUILD/broker/ipcqd
 IPCQ_BIN=$BUILD/tools/ipcq
 EX=$BUILD/examples
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
 for f in "$IPCQD" "$IPCQ_BIN" "$EX/hello_producer" "$EX/pool_driver" \
-         "$EX/pipeline_producer" "$EX/files_driver"; do
+         "$EX/pipeline_producer" "$EX/files_driver" \
+         "$EX/threads_shared_client"; do
     if [ ! -x "$f" ]; then
         echo "demo: missing $f (build first: make build)" >&2
         exit 2
@@ -146,6 +148,26 @@ demo_files() {
     result "files" $rc
 }
 
+demo_threads() {
+    heading "5. threads: 4 producer + 4 consumer threads share one client"
+    run "$EX/threads_shared_client" 4 4 1000 demo.threads
+    result "threads" $?
+}
+
+# The Python client, if it was built (BUILD/python) and Debian's
+# python3-protobuf is there; else the group is skipped, not failed.
+demo_python() {
+    heading "6. Python: Pool.map with a worker killed mid-way (pool_map.py --kill-one)"
+    if [ ! -f "$BUILD/python/ipcq/ipcq_pb2.py" ] ||
+       ! /usr/bin/python3 -c 'import google.protobuf' 2>/dev/null; then
+        echo "(skipped: no Python client in $BUILD/python or no python3-protobuf)"
+        return 0
+    fi
+    PYTHONPATH="$BUILD/python" run /usr/bin/python3 \
+        "$ROOT/examples/python/pool_map.py" -n 200 -w 3 --kill-one
+    result "python pool_map --kill-one" $?
+}
+
 # expect_exit WANT ipcq ARGS...: run, show the exit code, check it.
 expect_exit() {
     local want=$1 got
@@ -159,7 +181,7 @@ expect_exit() {
 
 demo_cli() {
     local rc=0 lines
-    heading "5. the ipcq command line"
+    heading "7. the ipcq command line"
     show ipcq send --end demo.cli "first message" "second message" "third" || rc=1
     echo '$ seq 1 1000 | ipcq send --end demo.numbers'
     seq 1 1000 | ipcq send --end demo.numbers || rc=1
@@ -203,6 +225,8 @@ demo_hello
 demo_pool
 demo_pipeline
 demo_files
+demo_threads
+demo_python
 demo_cli
 stop_broker
 if [ "$failures" -ne 0 ] && [ -s "$tmp/ipcqd.log" ]; then

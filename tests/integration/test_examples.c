@@ -7,7 +7,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -164,17 +171,153 @@ START_TEST(files_driver_with_three_workers)
 }
 END_TEST
 
+START_TEST(threads_share_one_client)
+{
+	th_proc *p = ex_start("threads_shared_client", "4", "4", "500",
+	    "threads.t", (char *) NULL);
+
+	th_proc_expect_exit(p, 0);
+	ck_assert_msg(strstr(th_proc_output(p),
+	                  "2000/2000 messages, 0 duplicates, 0 missing: OK") !=
+	        NULL,
+	    "threads_shared_client: %s", th_proc_output(p));
+	ck_assert_int_eq(
+	    count_lines_with(th_proc_output(p), "consumer thread "), 4);
+}
+END_TEST
+
+/* "tcp://127.0.0.1:PORT" with a port that was free a moment ago. */
+static char ex_tcp_url[64];
+
+static void
+begin_with_tcp(void)
+{
+	struct sockaddr_in sa;
+	socklen_t          len = sizeof(sa);
+	const char        *args[] = { "--listen", ex_tcp_url, NULL };
+	int                fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family      = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *) &sa, &len), 0);
+	snprintf(ex_tcp_url, sizeof(ex_tcp_url), "tcp://127.0.0.1:%d",
+	    (int) ntohs(sa.sin_port));
+	close(fd);
+	th_begin_args(args);
+}
+
+/* The driver on the broker's ipc:// socket ($IPCQ_URL), its workers
+ * (tcp_worker, via $IPCQ_POOL_WORKER) on tcp:// ($IPCQ_WORKER_URL). */
+START_TEST(tcp_workers_ipc_driver)
+{
+	char     worker[512];
+	th_proc *drv;
+
+	snprintf(worker, sizeof(worker), "%s/tcp_worker",
+	    IPCQ_TEST_EXAMPLES_DIR);
+	setenv("IPCQ_POOL_WORKER", worker, 1);
+	setenv("IPCQ_WORKER_URL", ex_tcp_url, 1);
+	drv = ex_start("pool_driver", "300", "3", "tasks.tcp", "results.tcp",
+	    (char *) NULL);
+	th_proc_expect_exit(drv, 0);
+	unsetenv("IPCQ_POOL_WORKER");
+	unsetenv("IPCQ_WORKER_URL");
+	ck_assert_msg(strstr(th_proc_output(drv), ": OK") != NULL,
+	    "pool_driver: %s", th_proc_output(drv));
+	ck_assert_int_eq(count_lines_with(th_proc_output(drv), ex_tcp_url),
+	    3);
+}
+END_TEST
+
+/* Wait for the line "tcp_worker[PID]: holding task N" on fd; its PID. */
+static pid_t
+ex_wait_holder(int fd)
+{
+	char      buf[256];
+	size_t    n  = 0;
+	long long t0 = th_now_ms();
+	int       pid;
+
+	while (memchr(buf, '\n', n) == NULL && n < sizeof(buf) - 1) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		ssize_t       r;
+
+		ck_assert_msg(th_now_ms() - t0 < TH_WAIT_MS,
+		    "no worker held a task");
+		if (poll(&pfd, 1, 200) == 1 &&
+		    (r = read(fd, buf + n, sizeof(buf) - 1 - n)) > 0) {
+			n += (size_t) r;
+		}
+	}
+	buf[n] = '\0';
+	ck_assert_msg(sscanf(buf, "tcp_worker[%d]: holding task", &pid) == 1,
+	    "victim said: %s", buf);
+	return (pid_t) pid;
+}
+
+/* One of the driver's workers takes a task and is SIGKILLed before it
+ * acks: the task is redelivered, the driver replaces the worker and
+ * still gets every result. */
+START_TEST(pool_worker_killed_midway)
+{
+	char         fifo[512], sh[512]; /* th_path's buffers get reused */
+	FILE        *f;
+	th_proc     *drv;
+	int          fd;
+	ipcq_client *c;
+	ipcq_stats   st;
+
+	snprintf(fifo, sizeof(fifo), "%s", th_path("victim.fifo"));
+	snprintf(sh, sizeof(sh), "%s", th_path("worker.sh"));
+	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+	/* O_RDWR: never end of file, whenever the writer comes and goes. */
+	ck_assert_int_ge(fd = open(fifo, O_RDWR | O_NONBLOCK), 0);
+	ck_assert_ptr_nonnull(f = fopen(sh, "w"));
+	fprintf(f, "#!/bin/sh\n"
+	           "if mkdir '%s' 2>/dev/null; then\n"
+	           "  exec '%s/tcp_worker' --hold-after 1 \"$@\" >'%s'\n"
+	           "fi\n"
+	           "exec '%s/pool_worker' \"$@\"\n",
+	    th_path("once"), IPCQ_TEST_EXAMPLES_DIR, fifo,
+	    IPCQ_TEST_EXAMPLES_DIR);
+	fclose(f);
+	ck_assert_int_eq(chmod(sh, 0700), 0);
+	setenv("IPCQ_POOL_WORKER", sh, 1);
+	drv = ex_start("pool_driver", "2000", "3", "tasks.k", "results.k",
+	    (char *) NULL);
+	unsetenv("IPCQ_POOL_WORKER");
+	ck_assert_int_eq(kill(ex_wait_holder(fd), SIGKILL), 0);
+	th_proc_expect_exit(drv, 0);
+	close(fd);
+	ck_assert_msg(strstr(th_proc_output(drv), ": OK") != NULL,
+	    "pool_driver: %s", th_proc_output(drv));
+	ck_assert_int_eq(ipcq_client_open(&c, NULL), 0);
+	ck_assert_int_eq(ipcq_client_stats(c, "tasks.k", &st), 0);
+	ipcq_client_close(c);
+	ck_assert_uint_ge(st.redelivered, 1);
+	ck_assert_uint_eq(st.acked, 2000);
+}
+END_TEST
+
 static Suite *
 examples_suite(void)
 {
 	Suite *s  = suite_create("examples");
 	TCase *tc = th_tcase("examples");
+	TCase *tt = th_tcase_with("examples_tcp", begin_with_tcp);
 
 	tcase_add_test(tc, hello_producer_and_consumer);
 	tcase_add_test(tc, pool_driver_squares_with_workers);
 	tcase_add_test(tc, pipeline_four_producers_three_consumers);
 	tcase_add_test(tc, files_driver_with_three_workers);
+	tcase_add_test(tc, threads_share_one_client);
+	tcase_add_test(tc, pool_worker_killed_midway);
 	suite_add_tcase(s, tc);
+	tcase_add_test(tt, tcp_workers_ipc_driver);
+	suite_add_tcase(s, tt);
 	return s;
 }
 
