@@ -1,11 +1,15 @@
 """Python and C (the `ipcq` command, a libipcq client) on one queue."""
 
+import os
+import signal
 import subprocess
 import unittest
 
 import ipcq
 
 from ipcq_testlib import BrokerTestCase, CLI
+
+PEER = os.environ.get("IPCQ_TEST_PEER")
 
 
 @unittest.skipUnless(CLI, "IPCQ_TEST_CLI not set")
@@ -48,6 +52,64 @@ class Interop(BrokerTestCase):
         self.assertEqual(r.stdout.decode().splitlines(), ["r1", "r2", "r3"])
         st = self.client().stats("redo")
         self.assertEqual((st["redelivered"], st["acked"]), (3, 3))
+
+    @unittest.skipUnless(PEER, "IPCQ_TEST_PEER not set")
+    def test_c_consumer_killed_python_consumer_gets_them(self):
+        # A C consumer (libipcq, explicit ack) takes 3 and holds them
+        # unacked; SIGKILL: the broker redelivers them to Python.
+        p = self.client().queue("c-dies", role="producer")
+        p.send_many(["k1", "k2", "k3"])
+        env = dict(os.environ, IPCQ_URL=self.url)
+        cons = subprocess.Popen([PEER, "consume", "c-dies", "--ack",
+                                 "explicit", "--hold", "3"],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                env=env)
+        held = []
+        for line in cons.stdout:          # waits on the peer, not a clock
+            line = line.decode().strip()
+            if line.startswith("M "):
+                held.append(line.split()[1])
+            if line.startswith(("HOLD", "ERR", "EOF")):
+                break
+        self.assertEqual(held, ["k1", "k2", "k3"], line)
+        os.kill(cons.pid, signal.SIGKILL)
+        cons.wait(timeout=10)
+        cons.stdin.close()
+        cons.stdout.close()
+        q = self.client().queue("c-dies", ack="explicit")
+        got = q.recv_many(3, timeout=10)
+        self.assertEqual([m.text for m in got], ["k1", "k2", "k3"])
+        self.assertTrue(all(m.redelivered and m.delivery_count == 2
+                            for m in got))
+        q.ack_many(got)
+        st = self.client().stats("c-dies")
+        self.assertEqual((st["redelivered"], st["acked"], st["in_flight"]),
+                         (3, 3, 0))
+
+    def test_end_of_stream_reaches_both_languages(self):
+        # Two producers declared (one C, one Python), one consumer of each
+        # language: every message once in total, and both see the end.
+        name = "both-end"
+        py_cons = self.client().queue(name, ack="explicit",
+                                      expected_producers=2)
+        c_cons = subprocess.Popen([CLI, "-u", self.url, "recv", "-a", name],
+                                  stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE)
+        r = self.broker.cli("send", "--end", name,
+                            *["c%d" % i for i in range(50)])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        pq = self.client().queue(name, role="producer")
+        pq.send_many(["p%d" % i for i in range(50)])
+        pq.end()
+        got = []
+        for m in py_cons:                 # stops at end of stream
+            got.append(m.text)
+            py_cons.ack(m)
+        out, err = c_cons.communicate(timeout=30)
+        self.assertEqual(c_cons.returncode, 0, err)   # C saw EOF too
+        both = got + out.decode().splitlines()
+        self.assertEqual(sorted(both), sorted(["c%d" % i for i in range(50)] +
+                                              ["p%d" % i for i in range(50)]))
 
 
 if __name__ == "__main__":
