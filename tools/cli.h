@@ -63,6 +63,7 @@ int cli_cmd_list(cli_ctx *ctx, int argc, char **argv);  /* cmd_admin.c */
 int cli_cmd_purge(cli_ctx *ctx, int argc, char **argv); /* cmd_admin.c */
 int cli_cmd_delete(cli_ctx *ctx, int argc, char **argv); /* cmd_admin.c */
 int cli_cmd_stats(cli_ctx *ctx, int argc, char **argv); /* cmd_stats.c */
+int cli_cmd_top(cli_ctx *ctx, int argc, char **argv);   /* cmd_stats.c */
 
 /* The table lookup and per-command help (main.c); help for NULL is the
  * main help. */

@@ -11,6 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define IPCQI_TOP_NAME 129
 
 #define STATS_NFIELDS 22
 
@@ -179,6 +183,141 @@ stats_all(ipcq_client *c, int json)
 	}
 	ipcq_names_free(names);
 	return err;
+}
+
+/* One sample of every queue for `ipcq top`: name and totals. */
+typedef struct top_row {
+	char     name[IPCQI_TOP_NAME];
+	uint64_t sent, received;
+} top_row;
+
+static const top_row *
+top_find(const top_row *rows, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(rows[i].name, name) == 0) {
+			return &rows[i];
+		}
+	}
+	return NULL;
+}
+
+/* Print one screen; rates against the previous sample (prev, nprev). */
+static int
+top_screen(ipcq_client *c, top_row **prev, size_t *nprev, double secs,
+    int tty)
+{
+	char      **names;
+	size_t      n;
+	top_row    *rows;
+	ipcq_stats  st;
+	int         err;
+
+	if ((err = ipcq_client_list(c, &names, &n)) != 0) {
+		return err;
+	}
+	qsort(names, n, sizeof(names[0]), stats_cmp_names);
+	rows = calloc(n > 0 ? n : 1, sizeof(*rows));
+	if (tty) {
+		printf("\033[H\033[2J"); /* home, clear */
+	}
+	printf("%-24s %8s %8s %5s %5s %10s %10s  %s\n", "QUEUE", "DEPTH",
+	    "INFLIGHT", "PROD", "CONS", "SENT/s", "RECV/s", "STATE");
+	for (size_t i = 0; i < n && rows != NULL; i++) {
+		if (ipcq_client_stats(c, names[i], &st) != 0) {
+			continue; /* deleted meanwhile */
+		}
+		snprintf(rows[i].name, sizeof(rows[i].name), "%s", names[i]);
+		rows[i].sent     = st.sent;
+		rows[i].received = st.received;
+		const top_row *p = top_find(*prev, *nprev, names[i]);
+		double         ds = p && secs > 0 ? (st.sent - p->sent) / secs : 0;
+		double dr = p && secs > 0 ? (st.received - p->received) / secs : 0;
+		printf("%-24s %8" PRIu64 " %8" PRIu64 " %5" PRIu32 " %5" PRIu32
+		       " %10.0f %10.0f  %s\n",
+		    names[i], st.depth, st.in_flight, st.producers, st.consumers,
+		    ds, dr, stats_state(&st));
+	}
+	fflush(stdout);
+	ipcq_names_free(names);
+	if (rows == NULL) {
+		return IPCQ_ENOMEM;
+	}
+	free(*prev);
+	*prev  = rows;
+	*nprev = n;
+	return 0;
+}
+
+static double
+top_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+/* ipcq top [-n COUNT] [-i MS]: stats of every queue, refreshed, with
+ * rates; until interrupted, or COUNT screens. */
+int
+cli_cmd_top(cli_ctx *ctx, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		CLI_LONGOPTS,
+		{ "count", required_argument, NULL, 'n' },
+		{ "interval", required_argument, NULL, 'i' },
+		{ NULL, 0, NULL, 0 },
+	};
+	ipcq_client *c;
+	top_row     *prev  = NULL;
+	size_t       nprev = 0;
+	uint64_t     count = 0, interval = 1000;
+	double       last;
+	int          rc = 0, err = 0, opt;
+
+	while ((opt = cli_getopt(ctx, argc, argv, CLI_SHORTOPTS "n:i:",
+	            longopts, &rc)) != -1) {
+		if (opt == -2) {
+			return rc;
+		}
+		if (opt == 'n') {
+			rc = cli_parse_u64(ctx, "--count", optarg, UINT64_MAX,
+			    &count);
+		} else if (opt == 'i') {
+			rc = cli_parse_u64(ctx, "--interval", optarg, 3600000,
+			    &interval);
+		}
+		if (rc != 0) {
+			return rc;
+		}
+	}
+	if (optind != argc) {
+		return cli_usage(ctx, "too many arguments");
+	}
+	if (interval == 0) {
+		return cli_usage(ctx, "--interval must be at least 1 ms");
+	}
+	if ((rc = cli_connect(ctx, &c)) != 0) {
+		return rc;
+	}
+	last = top_now();
+	for (uint64_t i = 0; err == 0 && (count == 0 || i < count); i++) {
+		double now = top_now();
+		if (i > 0) {
+			/* A display refresh, not synchronisation. */
+			struct timespec ts = { .tv_sec = (time_t) (interval / 1000),
+				.tv_nsec = (long) (interval % 1000) * 1000000L };
+			nanosleep(&ts, NULL);
+			now = top_now();
+		}
+		err  = top_screen(c, &prev, &nprev, now - last, isatty(1));
+		last = now;
+	}
+	free(prev);
+	rc = err == 0 ? CLI_EXIT_OK : cli_fail(ctx, err);
+	ipcq_client_close(c);
+	return rc;
 }
 
 /* ipcq stats [-j] [QUEUE] */

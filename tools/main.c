@@ -45,6 +45,10 @@ static const cli_cmd cli_cmds[] = {
 	    "show queue statistics (every queue, or one in detail)",
 	    "  -j, --json          print JSON (an array, or one object when\n"
 	    "                      QUEUE is given)\n" },
+	{ "top", cli_cmd_top, "top [OPTIONS]",
+	    "every queue's statistics with rates, refreshed until interrupted",
+	    "  -n, --count N       stop after N screens\n"
+	    "  -i, --interval MS   time between screens (default 1000)\n" },
 	{ "purge", cli_cmd_purge, "purge [OPTIONS] QUEUE",
 	    "discard the ready messages of a queue", "" },
 	{ "delete", cli_cmd_delete, "delete [OPTIONS] QUEUE",

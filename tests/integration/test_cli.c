@@ -218,6 +218,21 @@ START_TEST(list_stats_purge_delete)
 	ck_assert_msg(strstr(o, "cli.a") && strstr(o, "cli.b"), "%s", o);
 	free(o);
 
+	/* top: N screens, each a header and one row per queue. */
+	rc = cli(&o, "top", "-n", "2", "-i", "50");
+	ck_assert_int_eq(rc, 0);
+	{
+		const char *first  = strstr(o, "QUEUE");
+		const char *second = first ? strstr(first + 1, "QUEUE") : NULL;
+		ck_assert_msg(second != NULL && strstr(second, "cli.b") != NULL &&
+		        strstr(o, "SENT/s") != NULL,
+		    "top printed: %s", o);
+	}
+	free(o);
+	rc = cli(&o, "top", "-i", "0");
+	ck_assert_int_eq(rc, 2);
+	free(o);
+
 	rc = cli(&o, "purge", "cli.b");
 	cli_expect(0, "cli.b: purged 3 messages\n", rc, o);
 	rc = cli(&o, "delete", "cli.b");
