@@ -27,6 +27,7 @@ ipcqd_config_init(ipcqd_config *cfg)
 	cfg->max_frame     = IPCQI_DEFAULT_MAX_FRAME;
 	cfg->recv_contexts = 8;
 	cfg->max_parked    = 10000;
+	cfg->max_parked_bytes = 256u * 1024 * 1024;
 	cfg->socket_mode   = 0600;
 	cfg->close_timeout_ms = 3000;
 	cfg->probe_ms         = 1000;

@@ -31,6 +31,7 @@ typedef struct ipcqd_config {
 	size_t      max_frame;     /* NNG_OPT_RECVMAXSZ per listener */
 	int         recv_contexts; /* contexts kept receiving */
 	int         max_parked;    /* parked requests before EBUSY */
+	size_t      max_parked_bytes; /* payload bytes parked sends hold */
 	int         socket_mode;   /* ipc:// socket file mode */
 	int         close_timeout_ms; /* give up on nng_close after this */
 	int         probe_ms;      /* listener watchdog period; 0: off */

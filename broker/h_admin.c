@@ -27,6 +27,8 @@ ha_fill_stats(Ipcq__V1__QueueStats *w, Ipcq__V1__QueueOptions *wo,
 	w->redelivered         = st.redelivered;
 	w->dropped             = st.dropped;
 	w->purged              = st.purged;
+	w->senders_waiting     = st.senders_waiting;
+	w->receivers_waiting   = st.receivers_waiting;
 	w->ended               = st.ended;
 	w->abandoned           = st.abandoned;
 	w->producers_ended     = st.producers_ended;

@@ -96,14 +96,21 @@ hd_recv_done(ipcqd_waiter *w, int status, ipcqd_rec **recs, size_t n)
 static int
 hd_park(ipcqd_ctx *cx, ipcqd_handle *h, int timeout_ms)
 {
-	int rv;
+	size_t bytes = 0;
+	int    rv;
 
 	if (timeout_ms == 0) {
 		return IPCQ_ETIMEDOUT;
 	}
-	if ((rv = ipcqd_park(cx, timeout_ms < 0 ? -1 : timeout_ms)) != 0) {
-		ipcqd_warn("too many parked requests (%d)",
-		    cx->srv->b->cfg.max_parked);
+	if (cx->w.kind == IPCQD_WAIT_SEND) {
+		for (size_t i = 0; i < cx->w.npayloads; i++) {
+			bytes += cx->w.payloads[i].len;
+		}
+	}
+	if ((rv = ipcqd_park(cx, timeout_ms < 0 ? -1 : timeout_ms, bytes)) !=
+	    0) {
+		ipcqd_warn("too many parked requests (at most %d, %zu bytes)",
+		    cx->srv->b->cfg.max_parked, cx->srv->b->cfg.max_parked_bytes);
 		return rv;
 	}
 	cx->w.h        = h;

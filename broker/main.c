@@ -42,6 +42,8 @@ usage(FILE *f)
 	    "(default 8)\n"
 	    "      --max-parked N     blocked requests held at once "
 	    "(default 10000)\n"
+	    "      --max-parked-bytes B  payload bytes blocked sends may hold "
+	    "(default 256 MiB)\n"
 	    "      --socket-mode MODE ipc socket file mode, octal (default "
 	    "0600)\n"
 	    "  -V, --version          print the version\n"
@@ -76,6 +78,7 @@ parse_args(int argc, char **argv, ipcqd_config *cfg, int *ready_fd)
 		{ "max-frame", required_argument, NULL, 'F' },
 		{ "contexts", required_argument, NULL, 'C' },
 		{ "max-parked", required_argument, NULL, 'P' },
+		{ "max-parked-bytes", required_argument, NULL, 'B' },
 		{ "socket-mode", required_argument, NULL, 'M' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
@@ -123,6 +126,12 @@ parse_args(int argc, char **argv, ipcqd_config *cfg, int *ready_fd)
 				goto bad;
 			}
 			cfg->max_parked = (int) v;
+			break;
+		case 'B':
+			if (parse_long(optarg, 1024, 1L << 40, &v) != 0) {
+				goto bad;
+			}
+			cfg->max_parked_bytes = (size_t) v;
 			break;
 		case 'M':
 			errno = 0;

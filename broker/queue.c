@@ -483,6 +483,16 @@ ipcqd_queue_get_stats(const ipcqd_queue *q, ipcqd_queue_stats *st)
 	st->redelivered     = q->redelivered;
 	st->dropped         = q->dropped;
 	st->purged          = q->purged;
+	st->senders_waiting   = 0;
+	st->receivers_waiting = 0;
+	for (ipcqd_node *n = q->send_waiters.next; n != &q->send_waiters;
+	     n             = n->next) {
+		st->senders_waiting++;
+	}
+	for (ipcqd_node *n = q->recv_waiters.next; n != &q->recv_waiters;
+	     n             = n->next) {
+		st->receivers_waiting++;
+	}
 	st->ended           = q->ended;
 	st->abandoned       = ipcqd_queue_abandoned(q);
 }

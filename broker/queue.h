@@ -38,6 +38,7 @@ typedef struct ipcqd_queue_stats {
 	uint64_t depth, bytes, in_flight;
 	uint32_t producers, consumers, producers_ended, producers_lost;
 	uint64_t sent, received, acked, redelivered, dropped, purged;
+	uint32_t senders_waiting, receivers_waiting;
 	bool     ended, abandoned;
 } ipcqd_queue_stats;
 

@@ -282,14 +282,19 @@ sv_timer_cb(void *arg)
 }
 
 int
-ipcqd_park(ipcqd_ctx *cx, int timeout_ms)
+ipcqd_park(ipcqd_ctx *cx, int timeout_ms, size_t bytes)
 {
 	ipcqd_server *srv = cx->srv;
 
-	if (srv->parked >= srv->b->cfg.max_parked) {
+	/* Both bounds keep a flood of blocked requests from growing the
+	 * broker without limit: a parked send holds its whole batch. */
+	if (srv->parked >= srv->b->cfg.max_parked ||
+	    srv->parked_bytes + bytes > srv->b->cfg.max_parked_bytes) {
 		return IPCQ_EBUSY;
 	}
 	srv->parked++;
+	srv->parked_bytes += bytes;
+	cx->parked_bytes = bytes;
 	cx->in_timer        = false;
 	cx->timer_armed     = timeout_ms > 0;
 	if (cx->timer_armed) {
@@ -304,6 +309,8 @@ void
 ipcqd_complete(ipcqd_ctx *cx)
 {
 	cx->srv->parked--;
+	cx->srv->parked_bytes -= cx->parked_bytes;
+	cx->parked_bytes = 0;
 	if (cx->timer_armed && !cx->in_timer) {
 		/* The timer callback will find the waiter claimed and send.
 		 * Cancelled under the lock on purpose: while we hold it the

@@ -39,6 +39,7 @@ typedef struct ipcqd_ctx {
 	nng_msg           *reply;    /* encoded reply, ready to send */
 	ipcqd_waiter       w;        /* when parked */
 	ipcqd_payload     *payloads; /* parked send: views into req */
+	size_t             parked_bytes; /* broker lock: counted in srv */
 	/* Broker lock: */
 	bool timer_armed;     /* the timer was started for this park */
 	bool in_timer;        /* the timer callback is the claimer */
@@ -50,7 +51,8 @@ struct ipcqd_server {
 	ipcqd_list      all;  /* every context */
 	ipcqd_list      idle; /* contexts neither receiving nor busy */
 	int             receiving;
-	int             parked; /* broker lock */
+	int             parked;       /* broker lock */
+	size_t          parked_bytes; /* broker lock: payloads held */
 	bool            stopping;
 };
 
@@ -72,10 +74,11 @@ int ipcqd_reply(ipcqd_ctx *cx, Ipcq__V1__Reply *rep);
 int ipcqd_reply_error(ipcqd_ctx *cx, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Broker lock held. Reserve a parking place and arm the deadline timer
- * (timeout_ms > 0; -1 for none); the caller then links cx->w with
- * ipcqd_queue_park. 0 or IPCQ_EBUSY. */
-int ipcqd_park(ipcqd_ctx *cx, int timeout_ms);
+/* Broker lock held. Reserve a parking place for a request holding bytes
+ * of payload and arm the deadline timer (timeout_ms > 0; -1 for none);
+ * the caller then links cx->w with ipcqd_queue_park. 0, or IPCQ_EBUSY
+ * past --max-parked requests or --max-parked-bytes. */
+int ipcqd_park(ipcqd_ctx *cx, int timeout_ms, size_t bytes);
 
 /* Broker lock held: cx->reply is ready for a parked request that was
  * just claimed; queue it for sending after the broker unlocks. */

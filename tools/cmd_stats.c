@@ -16,7 +16,7 @@
 
 #define IPCQI_TOP_NAME 129
 
-#define STATS_NFIELDS 22
+#define STATS_NFIELDS 24
 
 typedef struct stats_field {
 	const char *key;
@@ -90,6 +90,9 @@ stats_fields(const char *name, const ipcq_stats *st, stats_field *f)
 	stats_set(f, &i, "redelivered", 0, "%" PRIu64, st->redelivered);
 	stats_set(f, &i, "dropped", 0, "%" PRIu64, st->dropped);
 	stats_set(f, &i, "purged", 0, "%" PRIu64, st->purged);
+	stats_set(f, &i, "senders_waiting", 0, "%" PRIu32, st->senders_waiting);
+	stats_set(f, &i, "receivers_waiting", 0, "%" PRIu32,
+	    st->receivers_waiting);
 	stats_set(f, &i, "ended", 0, "%s", st->ended ? "true" : "false");
 	stats_set(f, &i, "abandoned", 0, "%s", st->abandoned ? "true" : "false");
 	stats_set(f, &i, "max_messages", 0, "%" PRIu64, st->max_messages);

@@ -257,6 +257,8 @@ typedef struct ipcq_stats {
 	uint64_t redelivered; /* messages put back for redelivery */
 	uint64_t dropped;     /* discarded by IPCQ_FULL_DROP_OLDEST */
 	uint64_t purged;      /* discarded by purge */
+	uint32_t senders_waiting;   /* sends parked in the broker (full) */
+	uint32_t receivers_waiting; /* recvs parked in the broker (empty) */
 	int      ended;       /* stream has ended */
 	int      abandoned;   /* a producer left without ending */
 	uint64_t max_messages, max_bytes;

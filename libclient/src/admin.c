@@ -27,6 +27,8 @@ ipcqi_stats_fill(ipcq_stats *st, const Ipcq__V1__QueueStats *qs)
 	st->redelivered     = qs->redelivered;
 	st->dropped         = qs->dropped;
 	st->purged          = qs->purged;
+	st->senders_waiting   = qs->senders_waiting;
+	st->receivers_waiting = qs->receivers_waiting;
 	st->ended           = qs->ended;
 	st->abandoned       = qs->abandoned;
 	if (o != NULL) {

@@ -262,7 +262,8 @@ _OPTION_FIELDS = ("max_messages", "max_bytes", "max_message_bytes",
 _STAT_FIELDS = ("name", "depth", "bytes", "in_flight", "producers",
                 "consumers", "sent", "received", "acked", "redelivered",
                 "dropped", "purged", "ended", "abandoned",
-                "producers_ended", "producers_lost")
+                "producers_ended", "producers_lost", "senders_waiting",
+                "receivers_waiting")
 
 
 def stats_dict(qs):

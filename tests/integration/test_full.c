@@ -224,6 +224,61 @@ START_TEST(drop_oldest_discards_and_counts)
 }
 END_TEST
 
+/* With --max-parked-bytes 1 MiB: one blocked 600 kB send parks, a second
+ * one would exceed the bound and is refused with EBUSY at once (the broker
+ * does not grow with blocked senders), and the parked one still completes
+ * when a consumer makes room. */
+START_TEST(parked_send_bytes_are_bounded)
+{
+	ipcq_client *c = th_client();
+	ipcq_queue  *q = bounded(c, "full.parkb", 1, 0, IPCQ_FULL_BLOCK);
+	ipcq_queue  *p2;
+	th_proc     *prod;
+	size_t       big = 600000;
+	char        *buf = calloc(1, big);
+	int          rv  = 0;
+
+	ck_assert_ptr_nonnull(buf);
+	th_send_str(q, "first");
+	prod = th_peer("produce", "full.parkb", "--id", "5", "--count", "1",
+	    "--size", "600000", "--timeout", "30000", (char *) NULL);
+	/* Wait (bounded) until the broker holds the peer's send parked. */
+	ipcq_stats st;
+	for (int i = 0; i < 1000; i++) {
+		ck_assert_int_eq(ipcq_queue_stats(q, &st), 0);
+		if (st.senders_waiting == 1) {
+			break;
+		}
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	ck_assert_uint_eq(st.senders_waiting, 1);
+	p2 = th_queue(c, "full.parkb", NULL);
+	rv = ipcq_queue_send(p2, buf, big, 5000);
+	ck_assert_msg(rv == IPCQ_EBUSY, "second big send: %s",
+	    ipcq_err_name(rv));
+	th_expect_recv(q, "first", 5000);
+	ipcq_msg *m;
+	ck_assert_int_eq(ipcq_queue_recv(q, &m, 20000), 0);
+	ck_assert_uint_eq(ipcq_msg_size(m), big);
+	ipcq_msg_free(m);
+	th_proc_expect_exit(prod, 0);
+	free(buf);
+	ipcq_queue_detach(p2);
+	ipcq_queue_detach(q);
+	ipcq_client_close(c);
+}
+END_TEST
+
+static void
+begin_small_park(void)
+{
+	static const char *const args[] = { "--max-parked-bytes", "1048576",
+		NULL };
+
+	th_begin_args(args);
+}
+
 static Suite *
 full_suite(void)
 {
@@ -237,6 +292,10 @@ full_suite(void)
 	tcase_add_test(tc, blocked_producer_process_resumes_when_consumed);
 	tcase_add_test(tc, drop_oldest_discards_and_counts);
 	suite_add_tcase(s, tc);
+
+	TCase *tp = th_tcase_with("parked_bytes", begin_small_park);
+	tcase_add_test(tp, parked_send_bytes_are_bounded);
+	suite_add_tcase(s, tp);
 	return s;
 }
 
