@@ -129,6 +129,11 @@ ipcqd_h_send(ipcqd_broker *b, ipcqd_ctx *cx, const Ipcq__V1__Request *req)
 	size_t                       accepted = 0;
 	int                          result   = IPCQD_REPLIED, rv;
 
+	if (sr->n_payloads > IPCQI_MAX_BATCH) {
+		return ipcqd_reply_error(cx, IPCQ_EINVAL,
+		    "%zu messages in one send (at most %u)", sr->n_payloads,
+		    IPCQI_MAX_BATCH);
+	}
 	if (sr->n_payloads > 0) {
 		cx->payloads = malloc(sr->n_payloads * sizeof(*cx->payloads));
 		if (cx->payloads == NULL) {
@@ -263,6 +268,10 @@ ipcqd_h_ack(ipcqd_broker *b, ipcqd_ctx *cx, const Ipcq__V1__Request *req)
 	size_t                      done   = 0;
 	int                         result = IPCQD_REPLIED, rv;
 
+	if (ar->n_ids > IPCQI_MAX_BATCH) {
+		return ipcqd_reply_error(cx, IPCQ_EINVAL,
+		    "%zu ids in one ack (at most %u)", ar->n_ids, IPCQI_MAX_BATCH);
+	}
 	ipcqd_broker_lock(b);
 	if ((h = ipcqd_h_lookup(b, cx, ar->handle, &result)) != NULL) {
 		rv = ipcqd_queue_ack(h->q, h, ar->ids, ar->n_ids, ar->requeue,

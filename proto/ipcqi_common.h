@@ -19,6 +19,11 @@
 #define IPCQI_FRAME_OVERHEAD    (64u * 1024)
 #define IPCQI_DEFAULT_MAX_FRAME (IPCQI_MAX_MESSAGE_BYTES + IPCQI_FRAME_OVERHEAD)
 
+/* Most messages in one SendRequest and most ids in one AckRequest: a
+ * frame of empty payloads would otherwise cost the broker 16 bytes of
+ * bookkeeping per 2 bytes received. libipcq splits batches far below. */
+#define IPCQI_MAX_BATCH 65536u
+
 /* Queue defaults, used when an open that creates a queue leaves them 0.
  * They bound broker memory per queue: 64 MiB or 100k messages. */
 #define IPCQI_DEFAULT_MAX_MESSAGES      100000u

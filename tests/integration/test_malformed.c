@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "ipcqi_common.h"
 #include "th_raw.h"
 
 #define RAW_TIMEOUT_MS 5000
@@ -199,6 +200,41 @@ START_TEST(bad_handle_gets_ebadhandle)
 }
 END_TEST
 
+/* A frame of 70 000 empty payloads (2 bytes each on the wire) is refused
+ * with EINVAL rather than costing the broker 16 bytes of bookkeeping per
+ * 2 received; nothing of it is enqueued. */
+START_TEST(too_many_messages_in_one_send_get_einval)
+{
+	nng_socket            s;
+	Ipcq__V1__Reply      *reply;
+	Ipcq__V1__Request     req = IPCQ__V1__REQUEST__INIT;
+	Ipcq__V1__SendRequest sr  = IPCQ__V1__SEND_REQUEST__INIT;
+	size_t                n   = IPCQI_MAX_BATCH + 10;
+	ProtobufCBinaryData  *p   = calloc(n, sizeof(*p));
+
+	ck_assert_ptr_nonnull(p);
+	bystander_start();
+	th_raw_open(&s, th_url(), RAW_TIMEOUT_MS);
+	reply = th_raw_open_queue(s, "mal.many", 0);
+	ck_assert_int_eq(reply->status, IPCQ__V1__STATUS__STATUS_OK);
+	sr.handle = reply->open->handle;
+	ipcq__v1__reply__free_unpacked(reply, NULL);
+	sr.n_payloads = n;
+	sr.payloads   = p;
+	req.version   = IPCQ_PROTOCOL_VERSION;
+	req.body_case = IPCQ__V1__REQUEST__BODY_SEND;
+	req.send      = &sr;
+	th_raw_expect(th_raw_request(s, &req), IPCQ_EINVAL,
+	    "70 000 messages in one send");
+	th_raw_close(s);
+	free(p);
+	ipcq_stats st;
+	ck_assert_int_eq(ipcq_client_stats(by_client, "mal.many", &st), 0);
+	ck_assert_uint_eq(st.sent, 0);
+	bystander_check();
+}
+END_TEST
+
 START_TEST(oversize_message_gets_emsgsize)
 {
 	nng_socket       s;
@@ -324,6 +360,7 @@ malformed_suite(void)
 	tcase_add_test(tc, bad_names_get_ebadname);
 	tcase_add_test(tc, bad_handle_gets_ebadhandle);
 	tcase_add_test(tc, oversize_message_gets_emsgsize);
+	tcase_add_test(tc, too_many_messages_in_one_send_get_einval);
 	tcase_add_test(tc, hang_up_during_handshake_keeps_broker_accepting);
 	suite_add_tcase(s, tc);
 
