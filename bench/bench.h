@@ -8,7 +8,8 @@
  *    from each, verifies counts and prints the case's figures;
  *  - a worker ("ipcq-bench __worker kind=... key=value ...") is one
  *    producer, consumer or latency client (worker.c dispatches to
- *    w_nng*.c and w_ipcq*.c).
+ *    w_nng*.c, w_ipcq*.c and the comparison peers' w_ring.c, w_mq.c,
+ *    w_zmq.c, w_redis.c).
  *
  * Workers talk to the driver over pipes: fd_out (worker -> driver:
  * "READY\n", then one result line of key=value tokens), fd_go (driver ->
@@ -47,6 +48,7 @@ typedef struct bench_wcfg {
 	char     queue[64];  /* ipcq queue name */
 	char     queue2[64]; /* reply queue of the ping-pong */
 	char     ctr[480];   /* nng.pull: shared counters file */
+	char     mode[16];   /* ring: "spin" or "futex" */
 	size_t   size;       /* payload bytes */
 	uint32_t batch;      /* messages per call; 1 = unbatched */
 	uint32_t id;         /* producer / consumer index */
@@ -84,6 +86,19 @@ int bench_ipcq_cons(const bench_wcfg *cfg);
 int bench_ipcq_sendrtt(const bench_wcfg *cfg);
 int bench_ipcq_ping(const bench_wcfg *cfg);
 int bench_ipcq_pong(const bench_wcfg *cfg);
+/* Comparison peers (docs/bench.md, "Comparison peers"). */
+int bench_ring_prod(const bench_wcfg *cfg);
+int bench_ring_cons(const bench_wcfg *cfg);
+int bench_ring_ping(const bench_wcfg *cfg);
+int bench_ring_pong(const bench_wcfg *cfg);
+int bench_mq_prod(const bench_wcfg *cfg);
+int bench_mq_cons(const bench_wcfg *cfg);
+int bench_mq_ping(const bench_wcfg *cfg);
+int bench_mq_pong(const bench_wcfg *cfg);
+int bench_zmq_push(const bench_wcfg *cfg);  /* IPCQ_BENCH_ZMQ only */
+int bench_zmq_pull(const bench_wcfg *cfg);
+int bench_redis_prod(const bench_wcfg *cfg); /* IPCQ_BENCH_REDIS only */
+int bench_redis_cons(const bench_wcfg *cfg);
 
 /* ----------------------------------------------- payload, verification */
 

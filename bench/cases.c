@@ -23,14 +23,14 @@ cs_batch_for(size_t size)
 	return (size >= 1024 * 1024 ? 4 : 100);
 }
 
-static void
-cs_add(bench_case *cases, int *n, int max, enum bench_ckind kind,
+bench_case *
+bench_case_add(bench_case *cases, int *n, int max, enum bench_ckind kind,
     const char *name, size_t size, uint32_t pc, uint32_t batch)
 {
 	bench_case *bc;
 
 	if (*n >= max) {
-		return;
+		return (NULL);
 	}
 	bc = &cases[(*n)++];
 	memset(bc, 0, sizeof(*bc));
@@ -40,13 +40,17 @@ cs_add(bench_case *cases, int *n, int max, enum bench_ckind kind,
 	bc->p     = pc;
 	bc->c     = pc;
 	bc->batch = batch;
-	if (kind == BENCH_NNG_TPUT || kind == BENCH_IPCQ_TPUT) {
+	if (kind == BENCH_NNG_TPUT || kind == BENCH_IPCQ_TPUT ||
+	    kind == BENCH_PEER_TPUT) {
 		snprintf(bc->id, sizeof(bc->id), "%s/%zu/%ux%u", name, size,
 		    pc, pc);
 	} else {
 		snprintf(bc->id, sizeof(bc->id), "%s/%zu", name, size);
 	}
+	return (bc);
 }
+
+#define cs_add(...) (void) bench_case_add(__VA_ARGS__)
 
 int
 bench_cases_build(bench_case *cases, int max)
@@ -70,6 +74,7 @@ bench_cases_build(bench_case *cases, int max)
 			    "ipcq.unbatched", cs_sizes[s], pcs[k], 1);
 		}
 	}
+	bench_peer_cases_build(cases, &n, max);
 	return (n);
 }
 
@@ -194,9 +199,10 @@ cs_tput_verify(const bench_group *g, bench_case *bc, char *why, size_t len)
 	return (0);
 }
 
-/* The nng consumers' shared counters: a zeroed file in the run dir. */
-static int
-cs_ctr_file(const bench_env *env, int idx, char *path, size_t len)
+/* Shared counters for consumers that need them (no end of stream): a
+ * zeroed file in the run dir. */
+int
+bench_ctr_file(const bench_env *env, int idx, char *path, size_t len)
 {
 	int fd;
 
@@ -213,28 +219,26 @@ cs_ctr_file(const bench_env *env, int idx, char *path, size_t len)
 	return (0);
 }
 
+static void
+cs_spec_args(bench_args *a, const bench_opts *o, const bench_case *bc,
+    const bench_tput_spec *sp, const char *kind, int idx, uint32_t id)
+{
+	cs_tput_args(a, o, bc, kind, sp->url, sp->ctr, idx, id);
+	if (sp->mode != NULL) {
+		bench_args_add(a, "mode=%s", sp->mode);
+	}
+}
+
 static int
 cs_tput_spawn(bench_group *g, const bench_env *env, const bench_opts *o,
-    const bench_case *bc, int idx)
+    const bench_case *bc, int idx, const bench_tput_spec *sp)
 {
 	bench_args a;
-	char       url[BENCH_URL_MAX], ctr[BENCH_URL_MAX];
-	int        nng = bc->kind == BENCH_NNG_TPUT;
 
-	snprintf(ctr, sizeof(ctr), "-");
-	snprintf(url, sizeof(url), "%s", env->url);
-	if (nng) {
-		snprintf(url, sizeof(url), "ipc://%s/pp%d", env->dir, idx);
-		if (cs_ctr_file(env, idx, ctr, sizeof(ctr)) != 0) {
-			snprintf(g->err, sizeof(g->err), "counters_file");
-			return (-1);
-		}
-	}
 	/* Consumers first: nng producers dial them, and nng_dial fails
 	 * when nobody listens yet. */
 	for (uint32_t i = 0; i < bc->c; i++) {
-		cs_tput_args(&a, o, bc, nng ? "nng.pull" : "ipcq.cons", url,
-		    ctr, idx, i);
+		cs_spec_args(&a, o, bc, sp, sp->cons, idx, i);
 		if (bench_group_spawn(g, env, &a) != 0) {
 			return (-1);
 		}
@@ -243,8 +247,7 @@ cs_tput_spawn(bench_group *g, const bench_env *env, const bench_opts *o,
 		return (-1);
 	}
 	for (uint32_t i = 0; i < bc->p; i++) {
-		cs_tput_args(&a, o, bc, nng ? "nng.push" : "ipcq.prod", url,
-		    ctr, idx, i);
+		cs_spec_args(&a, o, bc, sp, sp->prod, idx, i);
 		if (bench_group_spawn(g, env, &a) != 0) {
 			return (-1);
 		}
@@ -252,9 +255,9 @@ cs_tput_spawn(bench_group *g, const bench_env *env, const bench_opts *o,
 	return (bench_group_ready(g, (int) bc->c, CS_START_MS));
 }
 
-static int
-cs_run_tput(const bench_env *env, const bench_opts *o, bench_case *bc,
-    int idx)
+int
+bench_run_tput(const bench_env *env, const bench_opts *o, bench_case *bc,
+    int idx, const bench_tput_spec *sp)
 {
 	bench_group g;
 	char        why[BENCH_LINE_MAX];
@@ -263,7 +266,7 @@ cs_run_tput(const bench_env *env, const bench_opts *o, bench_case *bc,
 	if (bench_group_init(&g) != 0) {
 		return (-1);
 	}
-	rv = cs_tput_spawn(&g, env, o, bc, idx);
+	rv = cs_tput_spawn(&g, env, o, bc, idx, sp);
 	if (rv == 0) {
 		bench_group_go(&g);
 		rv = bench_group_collect(&g, bench_case_timeout_ms(o));
@@ -281,18 +284,41 @@ cs_run_tput(const bench_env *env, const bench_opts *o, bench_case *bc,
 	return (-1);
 }
 
+static int
+cs_run_tput(const bench_env *env, const bench_opts *o, bench_case *bc,
+    int idx)
+{
+	bench_tput_spec sp = { .cons = "ipcq.cons", .prod = "ipcq.prod" };
+
+	snprintf(sp.ctr, sizeof(sp.ctr), "-");
+	snprintf(sp.url, sizeof(sp.url), "%s", env->url);
+	if (bc->kind == BENCH_NNG_TPUT) {
+		sp.cons = "nng.pull";
+		sp.prod = "nng.push";
+		snprintf(sp.url, sizeof(sp.url), "ipc://%s/pp%d", env->dir, idx);
+		if (bench_ctr_file(env, idx, sp.ctr, sizeof(sp.ctr)) != 0) {
+			printf("case=%s size=%zu FAIL reason=counters_file "
+			       "round=%d\n", bc->name, bc->size, bc->round + 1);
+			return (-1);
+		}
+	}
+	return (bench_run_tput(env, o, bc, idx, &sp));
+}
+
 int
 bench_case_run(const bench_env *env, const bench_opts *o, bench_case *bc,
     int uid)
 {
 	int rv;
 
-	if (bc->kind == BENCH_NNG_TPUT || bc->kind == BENCH_IPCQ_TPUT) {
+	if (bc->peer) {
+		rv = bench_peer_run(env, o, bc, uid);
+	} else if (bc->kind == BENCH_NNG_TPUT || bc->kind == BENCH_IPCQ_TPUT) {
 		rv = cs_run_tput(env, o, bc, uid);
 	} else {
 		rv = bench_run_lat(env, o, bc, uid);
 	}
-	bc->fig[bc->round].ok = rv == 0;
+	bc->fig[bc->round].ok = rv == 0; /* > 0: skipped, not failed */
 	fflush(stdout);
 	return (rv);
 }

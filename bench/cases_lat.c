@@ -165,21 +165,28 @@ cl_send(const bench_env *env, const bench_opts *o, bench_case *bc, int idx,
 	return (cl_print(bc, line, why, len));
 }
 
-static int
-cl_ping(const bench_env *env, const bench_opts *o, bench_case *bc, int idx,
+/* sp->cons is the pong (tallies and echoes), sp->prod the ping. */
+int
+bench_run_pingpong(const bench_env *env, const bench_opts *o,
+    bench_case *bc, int idx, const bench_tput_spec *sp, uint64_t n,
     char *why, size_t len)
 {
 	bench_group g;
 	bench_args  a;
-	uint64_t    n = o->rtt / 2 ? o->rtt / 2 : 1; /* 4 round trips each */
 	int         rv;
 
 	if (bench_group_init(&g) != 0) {
 		return (-1);
 	}
-	cl_args(&a, o, "ipcq.pong", env->url, idx, n);
+	cl_args(&a, o, sp->cons, sp->url, idx, n);
+	if (sp->mode != NULL) {
+		bench_args_add(&a, "mode=%s", sp->mode);
+	}
 	rv = cl_spawn(&g, env, &a);
-	cl_args(&a, o, "ipcq.ping", env->url, idx, n);
+	cl_args(&a, o, sp->prod, sp->url, idx, n);
+	if (sp->mode != NULL) {
+		bench_args_add(&a, "mode=%s", sp->mode);
+	}
 	rv = rv != 0 ? rv : cl_spawn(&g, env, &a);
 	if ((rv = cl_run(&g, o, rv)) != 0) {
 		snprintf(why, len, "%s", g.err);
@@ -189,6 +196,18 @@ cl_ping(const bench_env *env, const bench_opts *o, bench_case *bc, int idx,
 		return (-1);
 	}
 	return (cl_print(bc, g.procs[1].line, why, len));
+}
+
+static int
+cl_ping(const bench_env *env, const bench_opts *o, bench_case *bc, int idx,
+    char *why, size_t len)
+{
+	bench_tput_spec sp = { .cons = "ipcq.pong", .prod = "ipcq.ping" };
+
+	snprintf(sp.url, sizeof(sp.url), "%s", env->url);
+	/* 4 round trips each */
+	return (bench_run_pingpong(env, o, bc, idx, &sp,
+	    o->rtt / 2 ? o->rtt / 2 : 1, why, len));
 }
 
 int

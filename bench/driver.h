@@ -91,6 +91,9 @@ enum bench_ckind {
 	BENCH_NNG_RTT_AIO, /* the same, REP context driven by its aio */
 	BENCH_IPCQ_SEND, /* one ipcq_queue_send call */
 	BENCH_IPCQ_PING, /* ipcq ping-pong over two queues */
+	/* Comparison peers (cases_peers.c, docs/bench.md): */
+	BENCH_PEER_TPUT, /* P -> C through a peer (name says which) */
+	BENCH_PEER_RTT,  /* 64 B ping-pong through a peer */
 };
 
 /* Rounds: the whole case list runs this many times, so that the two
@@ -104,6 +107,7 @@ typedef struct bench_opts {
 	int         rounds; /* 1 .. BENCH_MAX_ROUNDS */
 	const char *only;   /* comma-separated id patterns, or NULL */
 	int         quick;
+	int         peers;  /* run the comparison peers' cases */
 } bench_opts;
 
 /* One measurement: msg/s (throughput) or p50/p99/p99.9 (latency). */
@@ -120,13 +124,21 @@ typedef struct bench_case {
 	uint32_t         p, c, batch;
 	char             id[64]; /* NAME/SIZE[/PxC]: what --only matches */
 	int              round;  /* the round being run (0-based) */
+	int              peer;   /* a comparison peer's case */
 	bench_fig        fig[BENCH_MAX_ROUNDS];
 } bench_case;
 
 /* The case table, in run order. Returns the number of cases. */
 int bench_cases_build(bench_case *cases, int max);
+/* Append one case (ids: NAME/SIZE/PxC for throughput, else NAME/SIZE). */
+bench_case *bench_case_add(bench_case *cases, int *n, int max,
+    enum bench_ckind kind, const char *name, size_t size, uint32_t pc,
+    uint32_t batch);
+/* Append the comparison peers' cases (cases_peers.c). */
+void bench_peer_cases_build(bench_case *cases, int *n, int max);
 /* Run one case (round bc->round), print its line, fill its figure; 0 if
- * it ran and verified. uid names its queues and sockets: unique per run. */
+ * it ran and verified, 1 if it was skipped (a "skipped reason=" line),
+ * -1 if it failed. uid names its queues and sockets: unique per run. */
 int bench_case_run(const bench_env *env, const bench_opts *o,
     bench_case *bc, int uid);
 /* After the rounds: per-case medians, then the targets' ratios. */
@@ -143,5 +155,29 @@ int bench_tally_get(const char *line, uint32_t prod, uint64_t *cnt,
     uint64_t *hsum);
 int bench_run_lat(const bench_env *env, const bench_opts *o,
     bench_case *bc, int idx);
+int bench_ctr_file(const bench_env *env, int idx, char *path, size_t len);
+
+/* A throughput case's workers: kinds, address, counters file, mode. */
+typedef struct bench_tput_spec {
+	const char *cons, *prod;   /* worker kinds */
+	char        url[BENCH_URL_MAX];
+	char        ctr[BENCH_URL_MAX]; /* "-" when unused */
+	const char *mode;          /* passed as mode=...; NULL: none */
+} bench_tput_spec;
+
+int bench_run_tput(const bench_env *env, const bench_opts *o,
+    bench_case *bc, int idx, const bench_tput_spec *sp);
+/* n timed round trips: pong (tallies, echoes) then ping (times). */
+int bench_run_pingpong(const bench_env *env, const bench_opts *o,
+    bench_case *bc, int idx, const bench_tput_spec *sp, uint64_t n,
+    char *why, size_t len);
+
+/* Peers: run one case; stop what the peers started (redis-server). */
+int  bench_peer_run(const bench_env *env, const bench_opts *o,
+     bench_case *bc, int idx);
+void bench_peers_stop(void);
+/* Wait for pid at most timeout_ms, then SIGKILL it; the wait status. */
+int  bench_reap(pid_t pid, int timeout_ms);
+
 
 #endif

@@ -18,7 +18,7 @@
 
 #include "driver.h"
 
-#define MAIN_MAX_CASES 32
+#define MAIN_MAX_CASES 64
 
 static void
 main_usage(FILE *f)
@@ -29,6 +29,7 @@ main_usage(FILE *f)
 	    "                  [--rounds N]"
 	    "                  [--only PATTERN[,PATTERN...]] [--ipcqd PATH] "
 	    "[--list]\n"
+	    "                  [--peers | --no-peers]\n"
 	    "  --quick         small run (< 20 s), for smoke tests\n"
 	    "  --duration SECS length of each throughput case (default 1)\n"
 	    "  --count N       messages per throughput case instead\n"
@@ -39,14 +40,24 @@ main_usage(FILE *f)
 	    "  --only PATTERN  run the cases whose id matches (fnmatch, or a\n"
 	    "                  substring); ids: NAME/SIZE[/PxC], see --list\n"
 	    "  --ipcqd PATH    broker binary (default: ../broker/ipcqd next "
-	    "to this one)\n");
+	    "to this one)\n"
+	    "  --peers         also run the comparison peers (ring, POSIX mq,\n"
+	    "                  ZeroMQ, Redis, Python); the default except with\n"
+	    "                  --quick, or when --only names them\n"
+	    "  --no-peers      never run them\n");
 }
 
+/* Peers run by default in a full run, with --peers, or when --only
+ * names them; never with --no-peers (o->peers < 0). */
 static int
-main_selected(const bench_case *bc, const char *only)
+main_selected(const bench_case *bc, const bench_opts *o)
 {
-	char pats[512], *save = NULL;
+	const char *only = o->only;
+	char        pats[512], *save = NULL;
 
+	if (bc->peer && (o->peers < 0 || (o->peers == 0 && only == NULL))) {
+		return (0);
+	}
 	if (only == NULL) {
 		return (1);
 	}
@@ -93,11 +104,13 @@ main_opts(int argc, char **argv, bench_opts *o, const char **ipcqd, int *list)
 		{ "only", required_argument, NULL, 'o' },
 		{ "ipcqd", required_argument, NULL, 'b' },
 		{ "list", no_argument, NULL, 'l' },
+		{ "peers", no_argument, NULL, 'p' },
+		{ "no-peers", no_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	double dur = -1;
-	int    ch, rtt = -1;
+	int    ch, rtt = -1, peers = 0;
 
 	memset(o, 0, sizeof(*o));
 	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -110,6 +123,8 @@ main_opts(int argc, char **argv, bench_opts *o, const char **ipcqd, int *list)
 		case 'o': o->only = optarg; break;
 		case 'b': *ipcqd = optarg; break;
 		case 'l': *list = 1; break;
+		case 'p': peers = 1; break;
+		case 'P': peers = -1; break;
 		case 'h': main_usage(stdout); exit(0);
 		default: return (-1);
 		}
@@ -124,17 +139,18 @@ main_opts(int argc, char **argv, bench_opts *o, const char **ipcqd, int *list)
 	if (o->rounds == 0) {
 		o->rounds = o->quick ? 1 : 3;
 	}
+	o->peers = peers != 0 ? peers : !o->quick;
 	return (0);
 }
 
 static int
-main_need_broker(const bench_case *cases, int n, const char *only)
+main_need_broker(const bench_case *cases, int n, const bench_opts *o)
 {
 	for (int i = 0; i < n; i++) {
 		if (cases[i].kind != BENCH_NNG_TPUT &&
 		    cases[i].kind != BENCH_NNG_RTT &&
-		    cases[i].kind != BENCH_NNG_RTT_AIO &&
-		    main_selected(&cases[i], only)) {
+		    cases[i].kind != BENCH_NNG_RTT_AIO && !cases[i].peer &&
+		    main_selected(&cases[i], o)) {
 			return (1);
 		}
 	}
@@ -173,10 +189,11 @@ main_header(const bench_opts *o)
 	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S%z",
 	    localtime_r(&now, &tm));
 	printf("# ipcq-bench %s mode=%s rounds=%d duration_s=%.2f count=%llu "
-	       "rtt=%llu cpus=%ld\n", date, o->quick ? "quick" : "full",
+	       "rtt=%llu cpus=%ld peers=%s\n", date,
+	    o->quick ? "quick" : "full",
 	    o->rounds, (double) o->dur_ms / 1000.0,
 	    (unsigned long long) o->count, (unsigned long long) o->rtt,
-	    sysconf(_SC_NPROCESSORS_ONLN));
+	    sysconf(_SC_NPROCESSORS_ONLN), o->peers > 0 ? "yes" : "no");
 }
 
 static int
@@ -184,7 +201,7 @@ main_run(bench_env *env, const bench_opts *o, bench_case *cases, int n)
 {
 	int failed = 0, st;
 
-	if (main_need_broker(cases, n, o->only) &&
+	if (main_need_broker(cases, n, o) &&
 	    bench_broker_start(env) != 0) {
 		fprintf(stderr, "ipcq-bench: broker %s did not start (try "
 		                "--ipcqd PATH)\n", env->ipcqd);
@@ -193,12 +210,13 @@ main_run(bench_env *env, const bench_opts *o, bench_case *cases, int n)
 	for (int r = 0; r < o->rounds; r++) {
 		for (int i = 0; i < n && !bench_interrupted; i++) {
 			cases[i].round = r;
-			if (main_selected(&cases[i], o->only) &&
-			    bench_case_run(env, o, &cases[i], r * n + i) != 0) {
+			if (main_selected(&cases[i], o) &&
+			    bench_case_run(env, o, &cases[i], r * n + i) < 0) {
 				failed = 1;
 			}
 		}
 	}
+	bench_peers_stop();
 	if (env->broker > 0 && (st = bench_broker_stop(env)) != 0) {
 		printf("broker: FAIL exit status %d after SIGTERM\n", st);
 		return (3);
@@ -235,7 +253,7 @@ main(int argc, char **argv)
 		}
 		return (0);
 	}
-	for (rv = 0; rv < n && !main_selected(&cases[rv], o.only); rv++) {
+	for (rv = 0; rv < n && !main_selected(&cases[rv], &o); rv++) {
 	}
 	if (rv == n) {
 		fprintf(stderr, "ipcq-bench: no case matches --only %s "

@@ -77,7 +77,8 @@ bench_report_medians(const bench_opts *o, const bench_case *cases, int n)
 		if (nok == 0) {
 			continue;
 		}
-		if (bc->kind == BENCH_NNG_TPUT || bc->kind == BENCH_IPCQ_TPUT) {
+		if (bc->kind == BENCH_NNG_TPUT || bc->kind == BENCH_IPCQ_TPUT ||
+		    bc->kind == BENCH_PEER_TPUT) {
 			printf("median case=%s size=%zu p=%u c=%u batch=%u "
 			       "msg_per_s=%.0f MiB_per_s=%.1f rounds_ok=%d\n",
 			    bc->name, bc->size, bc->p, bc->c, bc->batch, m,
@@ -109,7 +110,8 @@ rp_find(const bench_case *cases, int n, const char *id)
  * information only). */
 static void
 rp_ratio(const char *name, const bench_case *num, const bench_case *den,
-    enum rp_field which, int rounds, double target, int at_least)
+    enum rp_field which, int rounds, double target, int at_least,
+    const char *note)
 {
 	double v[BENCH_MAX_ROUNDS], med;
 	char   list[256] = "";
@@ -126,8 +128,9 @@ rp_ratio(const char *name, const bench_case *num, const bench_case *den,
 		}
 	}
 	if (k == 0) {
-		printf("ratio=%s status=n/a (needs %s and %s)\n", name,
-		    num ? num->id : "?", den ? den->id : "?");
+		printf("ratio=%s status=n/a (needs %s and %s)%s%s\n", name,
+		    num ? num->id : "?", den ? den->id : "?",
+		    note ? " " : "", note ? note : "");
 		return;
 	}
 	med = rp_median(v, k);
@@ -139,9 +142,49 @@ rp_ratio(const char *name, const bench_case *num, const bench_case *den,
 	} else {
 		printf("ratio=%s value=%.2f target=none status=info", name, med);
 	}
-	printf(" per_round=%s %s=%.1f %s=%.1f\n", list, num->id,
+	printf(" per_round=%s %s=%.1f %s=%.1f%s%s\n", list, num->id,
 	    rp_case_median(num, rounds, which, NULL), den->id,
-	    rp_case_median(den, rounds, which, NULL));
+	    rp_case_median(den, rounds, which, NULL), note ? " " : "",
+	    note ? note : "");
+}
+
+/* Issue 3's targets are for the shared-memory path, which does not exist
+ * yet: the socket path stands in, and every line is information only. */
+static const struct {
+	const char *name, *num, *den, *target;
+	int         p50;
+} rp_i3[] = {
+	{ "i3.batched_vs_zmq_64_1x1", "ipcq.batched/64/1x1",
+	    "zmq.pushpull/64/1x1", ">=1.5", 0 },
+	{ "i3.batched_vs_ring_spin_64_1x1", "ipcq.batched/64/1x1",
+	    "ring.spin/64/1x1", ">=0.35", 0 },
+	{ "i3.batched_vs_zmq_64_4x4", "ipcq.batched/64/4x4",
+	    "zmq.pushpull/64/4x4", ">=1.5", 0 },
+	{ "i3.batched_vs_zmq_4096_1x1", "ipcq.batched/4096/1x1",
+	    "zmq.pushpull/4096/1x1", ">=1.5", 0 },
+	{ "i3.batched_vs_ring_spin_4096_1x1", "ipcq.batched/4096/1x1",
+	    "ring.spin/4096/1x1", ">=0.60", 0 },
+	{ "i3.unbatched_vs_ring_spin_1MiB_1x1", "ipcq.unbatched/1048576/1x1",
+	    "ring.spin/1048576/1x1", ">=0.50", 0 },
+	{ "i3.batched_vs_mpqueue_64_1x1", "ipcq.batched/64/1x1",
+	    "py.mpqueue/64/1x1", ">=30", 0 },
+	{ "i3.pingpong_p50_vs_ring_futex_p50", "ipcq.pingpong/64",
+	    "ring.futex/64", "<=1.2", 1 },
+};
+
+static void
+rp_issue3(const bench_opts *o, const bench_case *cases, int n)
+{
+	char note[96];
+
+	printf("issue-3 ratios (informational: the socket path stands in "
+	       "for the shared-memory path, which does not exist yet):\n");
+	for (size_t i = 0; i < sizeof(rp_i3) / sizeof(rp_i3[0]); i++) {
+		snprintf(note, sizeof(note), "shm_target=%s", rp_i3[i].target);
+		rp_ratio(rp_i3[i].name, rp_find(cases, n, rp_i3[i].num),
+		    rp_find(cases, n, rp_i3[i].den),
+		    rp_i3[i].p50 ? RP_P50 : RP_TPUT, o->rounds, 0, 0, note);
+	}
 }
 
 void
@@ -154,11 +197,16 @@ bench_report_ratios(const bench_opts *o, const bench_case *cases, int n)
 	rp_ratio("batched_vs_pushpull",
 	    rp_find(cases, n, "ipcq.batched/64/1x1"),
 	    rp_find(cases, n, "nng.pushpull/64/1x1"), RP_TPUT, o->rounds, 20.0,
-	    1);
+	    1, NULL);
 	/* (b) p50 in us: one ipcq send against one plain REQ/REP trip. */
 	rp_ratio("send_p50_vs_reqrep_p50", send,
-	    rp_find(cases, n, "nng.reqrep/64"), RP_P50, o->rounds, 1.2, 0);
+	    rp_find(cases, n, "nng.reqrep/64"), RP_P50, o->rounds, 1.2, 0,
+	    NULL);
 	/* Not a target: against a REP server in the broker's own shape. */
 	rp_ratio("send_p50_vs_reqrep_aio_p50", send,
-	    rp_find(cases, n, "nng.reqrep.aio/64"), RP_P50, o->rounds, 0, 0);
+	    rp_find(cases, n, "nng.reqrep.aio/64"), RP_P50, o->rounds, 0, 0,
+	    NULL);
+	if (o->peers > 0 || o->only != NULL) {
+		rp_issue3(o, cases, n);
+	}
 }

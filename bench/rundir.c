@@ -117,8 +117,8 @@ bench_broker_start(bench_env *env)
 
 /* Wait for pid to exit, at most timeout_ms (a pidfd makes it a poll, not
  * a sleep loop); then SIGKILL it. Returns the wait status. */
-static int
-rd_reap(pid_t pid, int timeout_ms)
+int
+bench_reap(pid_t pid, int timeout_ms)
 {
 	int st = 0, pfd = (int) syscall(SYS_pidfd_open, pid, 0);
 
@@ -126,8 +126,9 @@ rd_reap(pid_t pid, int timeout_ms)
 		struct pollfd p = { .fd = pfd, .events = POLLIN };
 
 		if (poll(&p, 1, timeout_ms) != 1) {
-			fprintf(stderr, "ipcq-bench: broker did not exit in "
-			                "%d ms; killing it\n", timeout_ms);
+			fprintf(stderr, "ipcq-bench: process %d did not exit "
+			                "in %d ms; killing it\n", (int) pid,
+			    timeout_ms);
 			kill(pid, SIGKILL);
 		}
 		close(pfd);
@@ -146,7 +147,7 @@ bench_broker_stop(bench_env *env)
 		return (-1);
 	}
 	kill(env->broker, SIGTERM);
-	st          = rd_reap(env->broker, RD_STOP_MS);
+	st          = bench_reap(env->broker, RD_STOP_MS);
 	env->broker = 0;
 	return (WIFEXITED(st) ? WEXITSTATUS(st) : -1);
 }

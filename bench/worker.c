@@ -26,6 +26,22 @@ static const struct {
 	{ "ipcq.sendrtt", bench_ipcq_sendrtt },
 	{ "ipcq.ping", bench_ipcq_ping },
 	{ "ipcq.pong", bench_ipcq_pong },
+	{ "ring.prod", bench_ring_prod },
+	{ "ring.cons", bench_ring_cons },
+	{ "ring.ping", bench_ring_ping },
+	{ "ring.pong", bench_ring_pong },
+	{ "mq.prod", bench_mq_prod },
+	{ "mq.cons", bench_mq_cons },
+	{ "mq.ping", bench_mq_ping },
+	{ "mq.pong", bench_mq_pong },
+#ifdef IPCQ_BENCH_ZMQ
+	{ "zmq.push", bench_zmq_push },
+	{ "zmq.pull", bench_zmq_pull },
+#endif
+#ifdef IPCQ_BENCH_REDIS
+	{ "redis.prod", bench_redis_prod },
+	{ "redis.cons", bench_redis_cons },
+#endif
 };
 
 static void
@@ -49,6 +65,8 @@ wk_parse_one(bench_wcfg *cfg, const char *key, const char *val)
 		wk_copy(cfg->queue2, sizeof(cfg->queue2), val);
 	} else if (strcmp(key, "ctr") == 0) {
 		wk_copy(cfg->ctr, sizeof(cfg->ctr), val);
+	} else if (strcmp(key, "mode") == 0) {
+		wk_copy(cfg->mode, sizeof(cfg->mode), val);
 	} else if (strcmp(key, "size") == 0) {
 		cfg->size = (size_t) v;
 	} else if (strcmp(key, "batch") == 0) {
