@@ -366,7 +366,12 @@ th_end(void)
 	/* A test may stop the main broker itself (SIGTERM, restart tests);
 	 * then it has asserted how it ended. */
 	if (!env.broker.reaped) {
-		th_assert_serving();
+		/* Usually the first ping is served. After a test that made
+		 * clients drop connections mid-handshake (reconnects, kills),
+		 * nng 1.5.2 may have wedged the listener (nanomsg/nng#1518);
+		 * the broker's watchdog repairs it within seconds, and that
+		 * recovery is what is asserted then. */
+		th_assert_serving_within(20000);
 	}
 	thi_proc_kill_all();
 	if (!env.broker.reaped) {
