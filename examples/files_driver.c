@@ -7,7 +7,7 @@
  * that every file was reported once with the right size and that each
  * .upper file holds the upper-cased text, then removes what it wrote.
  *
- * Usage: files_driver [K [W [DIR [TODO_QUEUE [DONE_QUEUE]]]]]
+ * Usage: files_driver [K [W [DIR [PATHS_QUEUE [DONE_QUEUE]]]]]
  *        (defaults: 12 3 <new temp dir> files.todo files.done)
  * W is the number of workers: the done queue ends after W of them ended.
  * Start the W workers with the same W and queue names (before or after
@@ -226,7 +226,7 @@ files_setup(files *f, int argc, char **argv)
 	f->todo = argc > 4 ? argv[4] : "files.todo";
 	f->done = argc > 5 ? argv[5] : "files.done";
 	if (f->k < 1 || f->k > FILES_MAX || f->w < 1) {
-		fprintf(stderr, "usage: files_driver [K [W [DIR [TODO_QUEUE "
+		fprintf(stderr, "usage: files_driver [K [W [DIR [PATHS_QUEUE "
 		                "[DONE_QUEUE]]]]] (1 <= K <= %d)\n", FILES_MAX);
 		return 2;
 	}

@@ -5,7 +5,7 @@
  * a worker that dies before its ack has the path redelivered).
  * At end of stream on todo, end this worker's stream on done.
  *
- * Usage: files_worker [W [TODO_QUEUE [DONE_QUEUE]]]
+ * Usage: files_worker [W [PATHS_QUEUE [DONE_QUEUE]]]
  *        (defaults: 3 files.todo files.done)
  * W is the total number of workers, the same for all of them and for
  * files_driver, so the done queue ends after W workers ended whoever
@@ -108,7 +108,7 @@ main(int argc, char **argv)
 	int             err, done = 0;
 
 	if (w < 1) {
-		fprintf(stderr, "usage: files_worker [W [TODO [DONE]]]\n");
+		fprintf(stderr, "usage: files_worker [W [PATHS [DONE]]]\n");
 		return 2;
 	}
 	ipcq_queue_opts_init(&topts);

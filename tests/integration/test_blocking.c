@@ -18,12 +18,22 @@
 #define SLACK_MS 2000
 
 struct release_arg {
-	th_proc *p;
-	int      delay_ms;
+	th_proc     *p;
+	int          delay_ms;
+	ipcq_client *c;
+	const char  *queue;
 };
 
-/* Release a paused peer after a delay, from a second thread, while the
- * test's main thread is blocked in a recv. */
+static int
+one_receiver_parked(const ipcq_stats *st, void *arg)
+{
+	(void) arg;
+	return st->receivers_waiting == 1;
+}
+
+/* From a second thread: once the test's recv is parked in the broker
+ * (a condition, polled), hold the producer back delay_ms more — that
+ * delay is what the test measures — then release it. */
 static void *
 release_later(void *arg)
 {
@@ -31,7 +41,9 @@ release_later(void *arg)
 	struct timespec     ts = { ra->delay_ms / 1000,
 		    (long) (ra->delay_ms % 1000) * 1000000 };
 
-	nanosleep(&ts, NULL);
+	ck_assert_int_eq(th_poll_stats(ra->c, ra->queue, one_receiver_parked,
+	                     NULL, 10000), 0);
+	nanosleep(&ts, NULL); /* the delay under test */
 	th_proc_release(ra->p);
 	return NULL;
 }
@@ -42,7 +54,7 @@ START_TEST(recv_wakes_on_send_from_another_process)
 	ipcq_queue        *q = th_queue(c, "blk.wake", NULL);
 	th_proc           *prod;
 	pthread_t          t;
-	struct release_arg ra = { NULL, 300 };
+	struct release_arg ra = { NULL, 300, c, "blk.wake" };
 
 	/* The producer opens the queue, then waits before its one send. */
 	prod = th_peer("produce", "blk.wake", "--id", "1", "--count", "1",
@@ -72,10 +84,9 @@ START_TEST(parked_peer_recv_wakes_on_send)
 	cons = th_peer("consume", "blk.peer", "--count", "1", "--timeout",
 	    "25000", (char *) NULL);
 	th_expect_event(cons, "READY");
-	/* Not synchronisation: only makes it likely that the peer is
-	 * parked in recv when the message comes (either way must work). */
-	struct timespec ts = { 0, 200 * 1000000 };
-	nanosleep(&ts, NULL);
+	/* Send only once the peer's recv is parked in the broker. */
+	ck_assert_int_eq(th_poll_stats(c, "blk.peer", one_receiver_parked,
+	                     NULL, 10000), 0);
 	th_send_str(q, "p7-0");
 	th_proc_expect_exit(cons, 0);
 	ck_assert_str_eq(th_proc_output(cons), "M p7-0 1 0\nDONE count=1\n");

@@ -124,15 +124,29 @@ START_TEST(block_policy_times_out_without_enqueuing)
 END_TEST
 
 struct release_arg {
-	th_proc *p;
+	th_proc     *p;
+	ipcq_client *c;
 };
 
+static int
+one_sender_parked(const ipcq_stats *st, void *arg)
+{
+	(void) arg;
+	return st->senders_waiting == 1;
+}
+
+/* From a second thread: once the test's send is parked in the broker
+ * (a condition, polled), hold the consumer back 300 ms more — the delay
+ * the test measures — then release it. */
 static void *
 release_later(void *arg)
 {
-	struct timespec ts = { 0, 300 * 1000000 };
+	struct release_arg *ra = arg;
+	struct timespec     ts = { 0, 300 * 1000000 };
 
-	nanosleep(&ts, NULL);
+	ck_assert_int_eq(th_poll_stats(ra->c, "full.wait", one_sender_parked,
+	                     NULL, 10000), 0);
+	nanosleep(&ts, NULL); /* the delay under test */
 	th_proc_release(((struct release_arg *) arg)->p);
 	return NULL;
 }
@@ -152,6 +166,7 @@ START_TEST(block_policy_waits_for_a_consumer)
 	    (char *) NULL);
 	th_expect_event(cons, "GATE");
 	ra.p = cons;
+	ra.c = c;
 	long long t0 = th_now_ms();
 	ck_assert_int_eq(pthread_create(&t, NULL, release_later, &ra), 0);
 	ck_assert_int_eq(ipcq_queue_send(q, "p9-3", 4, 20000), 0);
@@ -242,17 +257,9 @@ START_TEST(parked_send_bytes_are_bounded)
 	th_send_str(q, "first");
 	prod = th_peer("produce", "full.parkb", "--id", "5", "--count", "1",
 	    "--size", "600000", "--timeout", "30000", (char *) NULL);
-	/* Wait (bounded) until the broker holds the peer's send parked. */
-	ipcq_stats st;
-	for (int i = 0; i < 1000; i++) {
-		ck_assert_int_eq(ipcq_queue_stats(q, &st), 0);
-		if (st.senders_waiting == 1) {
-			break;
-		}
-		struct timespec ts = { 0, 10 * 1000 * 1000 };
-		nanosleep(&ts, NULL);
-	}
-	ck_assert_uint_eq(st.senders_waiting, 1);
+	/* Go on only once the broker holds the peer's send parked. */
+	ck_assert_int_eq(th_poll_stats(c, "full.parkb", one_sender_parked,
+	                     NULL, 10000), 0);
 	p2 = th_queue(c, "full.parkb", NULL);
 	rv = ipcq_queue_send(p2, buf, big, 5000);
 	ck_assert_msg(rv == IPCQ_EBUSY, "second big send: %s",
