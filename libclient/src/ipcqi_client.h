@@ -133,6 +133,11 @@ int ipcqi_queue_handle(ipcq_queue *q, int64_t deadline, ipcqi_hsnap *h);
  * another thread already re-opened it since h was taken). */
 void ipcqi_queue_stale(ipcq_queue *q, const ipcqi_hsnap *h);
 
+/* Non-zero if q's handle belongs to the client's live connection (so the
+ * broker still knows it and its leases). Call with q->mtx held, or where
+ * nothing else touches q (detach). Takes q->c->mtx briefly. */
+int ipcqi_queue_on_live_pipe(ipcq_queue *q);
+
 /* One operation on q's handle, made of one or more round trips. */
 typedef int (*ipcqi_queue_fn)(ipcq_queue *q, const ipcqi_hsnap *h,
     int64_t deadline, void *arg);

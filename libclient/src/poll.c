@@ -118,14 +118,10 @@ static void
 pw_rearm(ipcq_queue *q, int past_abandoned)
 {
 	uint64_t handle;
-	uint32_t live;
 	int      ok;
 
 	pthread_mutex_lock(&q->mtx);
-	pthread_mutex_lock(&q->c->mtx);
-	live = q->c->pipe;
-	pthread_mutex_unlock(&q->c->mtx);
-	ok     = !q->stale && !q->eof && live != 0 && live == q->pipe;
+	ok     = !q->eof && ipcqi_queue_on_live_pipe(q);
 	handle = q->handle;
 	pthread_mutex_lock(&q->pmtx);
 	pthread_mutex_unlock(&q->mtx);

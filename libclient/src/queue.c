@@ -172,24 +172,31 @@ ipcqi_queue_run(ipcq_queue *q, int64_t deadline, ipcqi_queue_fn fn, void *arg)
 	}
 }
 
+int
+ipcqi_queue_on_live_pipe(ipcq_queue *q)
+{
+	uint32_t live;
+
+	pthread_mutex_lock(&q->c->mtx);
+	live = q->c->pipe;
+	pthread_mutex_unlock(&q->c->mtx);
+	return !q->stale && live != 0 && live == q->pipe;
+}
+
 void
 ipcq_queue_detach(ipcq_queue *q)
 {
 	Ipcq__V1__Request       req = IPCQ__V1__REQUEST__INIT;
 	Ipcq__V1__DetachRequest d   = IPCQ__V1__DETACH_REQUEST__INIT;
 	Ipcq__V1__Reply        *rep;
-	uint32_t                live;
 
 	if (q == NULL) {
 		return;
 	}
 	ipcqi_poll_fini(q); /* the pollfd's wait first, then the handle */
-	pthread_mutex_lock(&q->c->mtx);
-	live = q->c->pipe;
-	pthread_mutex_unlock(&q->c->mtx);
 	/* On any other connection the broker already detached the handle
 	 * when the old connection dropped; there is nothing to release. */
-	if (!q->stale && live != 0 && live == q->pipe) {
+	if (ipcqi_queue_on_live_pipe(q)) {
 		d.handle      = q->handle;
 		req.body_case = IPCQ__V1__REQUEST__BODY_DETACH;
 		req.detach    = &d;

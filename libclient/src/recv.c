@@ -123,14 +123,10 @@ ipcq_queue_recv(ipcq_queue *q, ipcq_msg **msg, int timeout_ms)
 static int
 ack_snapshot(ipcq_queue *q, ipcqi_hsnap *h)
 {
-	uint32_t live;
-	int      ok;
+	int ok;
 
 	pthread_mutex_lock(&q->mtx);
-	pthread_mutex_lock(&q->c->mtx);
-	live = q->c->pipe;
-	pthread_mutex_unlock(&q->c->mtx);
-	ok        = !q->stale && live != 0 && live == q->pipe;
+	ok        = ipcqi_queue_on_live_pipe(q);
 	h->handle = q->handle;
 	h->epoch  = q->epoch;
 	pthread_mutex_unlock(&q->mtx);
