@@ -35,15 +35,15 @@ hd_reply_deliveries(ipcqd_ctx *cx, ipcqd_rec **recs, size_t n)
 	Ipcq__V1__Delivery  *dels;
 	Ipcq__V1__Delivery **ptrs;
 
-	dels = malloc(n * sizeof(*dels));
-	ptrs = malloc(n * sizeof(*ptrs));
-	if (dels == NULL || ptrs == NULL) {
-		free(dels);
-		free(ptrs);
+	/* One allocation per reply for both arrays (this is on every
+	 * recv, under the broker lock). */
+	dels = malloc(n * (sizeof(*dels) + sizeof(*ptrs)));
+	if (dels == NULL) {
 		/* The records stay accounted (leased or acked): the caller's
 		 * path releases or redelivers them as usual. */
 		return ipcqd_reply_error(cx, IPCQ_ENOMEM, "out of memory");
 	}
+	ptrs = (Ipcq__V1__Delivery **) (void *) (dels + n);
 	for (size_t i = 0; i < n; i++) {
 		Ipcq__V1__Delivery d = IPCQ__V1__DELIVERY__INIT;
 		d.id                 = recs[i]->lease_id;
@@ -60,7 +60,6 @@ hd_reply_deliveries(ipcqd_ctx *cx, ipcqd_rec **recs, size_t n)
 	rep.recv       = &rrp;
 	ipcqd_reply(cx, &rep);
 	free(dels);
-	free(ptrs);
 	return IPCQD_REPLIED;
 }
 
