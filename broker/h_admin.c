@@ -33,12 +33,8 @@ ha_fill_stats(Ipcq__V1__QueueStats *w, Ipcq__V1__QueueOptions *wo,
 	w->abandoned           = st.abandoned;
 	w->producers_ended     = st.producers_ended;
 	w->producers_lost      = st.producers_lost;
-	wo->max_messages       = q->opts.max_messages;
-	wo->max_bytes          = q->opts.max_bytes;
-	wo->max_message_bytes  = q->opts.max_message_bytes;
-	wo->full_policy        = (Ipcq__V1__FullPolicy) q->opts.full_policy;
-	wo->expected_producers = q->opts.expected_producers;
-	w->options             = wo;
+	ipcqd_h_opts_to_wire(wo, &q->opts);
+	w->options = wo;
 }
 
 /* Stats: StatsRequest{queue or ""} -> StatsReply{queues} */

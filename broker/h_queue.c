@@ -81,8 +81,8 @@ hq_opts_from_wire(ipcqd_queue_opts *o, const Ipcq__V1__QueueOptions *w)
 	}
 }
 
-static void
-hq_opts_to_wire(Ipcq__V1__QueueOptions *w, const ipcqd_queue_opts *o)
+void
+ipcqd_h_opts_to_wire(Ipcq__V1__QueueOptions *w, const ipcqd_queue_opts *o)
 {
 	w->max_messages       = o->max_messages;
 	w->max_bytes          = o->max_bytes;
@@ -173,7 +173,7 @@ ipcqd_h_open(ipcqd_broker *b, ipcqd_ctx *cx, const Ipcq__V1__Request *req)
 		if (rv != 0) {
 			result = ipcqd_reply_error(cx, rv, "cannot open handle");
 		} else {
-			hq_opts_to_wire(&wo, &q->opts);
+			ipcqd_h_opts_to_wire(&wo, &q->opts);
 			orp.handle    = h->id;
 			orp.options   = &wo;
 			rep.body_case = IPCQ__V1__REPLY__BODY_OPEN;

@@ -41,6 +41,10 @@ typedef int (*ipcqd_named_fn)(ipcqd_broker *b, ipcqd_ctx *cx,
 int ipcqd_h_with_queue(ipcqd_broker *b, ipcqd_ctx *cx, const char *name,
     ipcqd_named_fn fn);
 
+/* A queue's options as the wire's QueueOptions (OpenReply, QueueStats). */
+void ipcqd_h_opts_to_wire(Ipcq__V1__QueueOptions *w,
+    const ipcqd_queue_opts *o);
+
 /* Check a queue name from the wire; on failure an EBADNAME reply. */
 int ipcqd_h_check_name(ipcqd_ctx *cx, const char *name);
 
