@@ -95,18 +95,44 @@ ipcqd_broker_find_queue(ipcqd_broker *b, const char *name)
 	return NULL;
 }
 
+void
+ipcqd_broker_insert_queue(ipcqd_broker *b, ipcqd_queue *q)
+{
+	ipcqd_list_push_back(&b->queues, &q->node);
+	b->nqueues++;
+}
+
 int
 ipcqd_broker_add_queue(ipcqd_broker *b, const char *name,
     const ipcqd_queue_opts *o, ipcqd_queue **qp)
 {
-	ipcqd_queue *q = ipcqd_queue_new(name, o);
+	ipcqd_queue *q;
+	ipcqi_seg    seg;
+	char         shm_name[128];
+	int          rv;
 
+	if (b->segs.bell == NULL) {
+		/* Not serving (a test's in-process broker): anonymous. */
+		q = ipcqd_queue_new(name, o);
+	} else {
+		rv = ipcqd_segs_create(&b->segs, name, o, &seg, shm_name,
+		    sizeof(shm_name));
+		if (rv != 0) {
+			return rv;
+		}
+		if ((q = ipcqd_queue_from_seg(&seg, shm_name)) == NULL) {
+			ipcqi_seg_unmap(&seg);
+			ipcqd_segs_unlink(shm_name);
+		} else {
+			q->bell = b->segs.bell;
+		}
+	}
 	if (q == NULL) {
 		return IPCQ_ENOMEM;
 	}
-	ipcqd_list_push_back(&b->queues, &q->node);
-	b->nqueues++;
-	ipcqd_debug("queue %s created", name);
+	ipcqd_broker_insert_queue(b, q);
+	ipcqd_debug("queue %s created (%s)", name,
+	    q->shm_name[0] != '\0' ? q->shm_name : "anonymous segment");
 	*qp = q;
 	return 0;
 }
@@ -116,6 +142,7 @@ ipcqd_broker_delete_queue(ipcqd_broker *b, ipcqd_queue *q)
 {
 	ipcqd_node_remove(&q->node);
 	b->nqueues--;
+	ipcqd_segs_unlink(q->shm_name);
 	ipcqd_queue_free(q);
 }
 
@@ -197,6 +224,46 @@ br_listen_one(ipcqd_broker *b, const char *url, char *err, size_t errlen)
 	return 0;
 }
 
+/* Doorbell, adoption of a crashed instance's segments, waker. */
+static int
+br_segments_start(ipcqd_broker *b, char *err, size_t errlen)
+{
+	int n;
+
+	if (ipcqd_segs_init(&b->segs, b->urls[0]) != 0) {
+		snprintf(err, errlen, "cannot create the doorbell segment in "
+		                      "/dev/shm");
+		return IPCQD_START_FAILED;
+	}
+	ipcqd_broker_lock(b);
+	n = ipcqd_segs_adopt(&b->segs, b);
+	ipcqd_broker_unlock(b);
+	if (n > 0) {
+		ipcqd_info("adopted %d queue(s) left by an earlier instance", n);
+	}
+	if (ipcqd_segs_start_waker(&b->segs, b) != 0) {
+		snprintf(err, errlen, "cannot start the waker thread");
+		return IPCQD_START_FAILED;
+	}
+	return 0;
+}
+
+/* A clean stop leaves nothing in /dev/shm: the segment files go now
+ * (mappings stay valid until the queues are freed). */
+static void
+br_segments_stop(ipcqd_broker *b)
+{
+	ipcqd_segs_fini(&b->segs); /* waker joined first: it takes the lock */
+	ipcqd_broker_lock(b);
+	for (ipcqd_node *n = b->queues.next; n != &b->queues; n = n->next) {
+		ipcqd_queue *q = IPCQD_CONTAINER(n, ipcqd_queue, node);
+		ipcqd_segs_unlink(q->shm_name);
+		q->shm_name[0] = '\0';
+		q->bell        = NULL; /* unmapped by ipcqd_segs_fini */
+	}
+	ipcqd_broker_unlock(b);
+}
+
 int
 ipcqd_broker_start(ipcqd_broker *b, char *err, size_t errlen)
 {
@@ -225,6 +292,11 @@ ipcqd_broker_start(ipcqd_broker *b, char *err, size_t errlen)
 		if ((rv = br_listen_one(b, b->cfg.listen[i], err, errlen)) != 0) {
 			return rv;
 		}
+	}
+	/* Only now that the address is ours may we touch its segments: a
+	 * second broker on a live address has failed above. */
+	if ((rv = br_segments_start(b, err, errlen)) != 0) {
+		return rv;
 	}
 	if ((rv = ipcqd_server_start(&b->srv, b)) != 0) {
 		return rv;
@@ -267,6 +339,7 @@ ipcqd_broker_stop(ipcqd_broker *b)
 	}
 	/* Nobody new can reach us once the files are gone. */
 	br_unlink_ipc(b);
+	br_segments_stop(b);
 	/* Not under the broker lock: closing runs every pipe's REM_POST
 	 * callback, which takes it; when close returns they are done. */
 	if (!ipcqi_close_socket(b->sock, b->cfg.close_timeout_ms)) {

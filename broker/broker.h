@@ -22,6 +22,7 @@
 #include "idmap.h"
 #include "list.h"
 #include "queue.h"
+#include "segment.h"
 
 #define IPCQD_MAX_LISTEN 16
 
@@ -60,6 +61,7 @@ typedef struct ipcqd_broker {
 	char           *ipc_paths[IPCQD_MAX_LISTEN]; /* to unlink */
 	int             nlisteners; /* the watchdog owns listeners[] while
 	                               it runs */
+	ipcqd_segs      segs;   /* segment names, doorbell, waker */
 	int             started;
 	int             leak; /* nng_close timed out: never free */
 } ipcqd_broker;
@@ -86,6 +88,8 @@ ipcqd_queue *ipcqd_broker_find_queue(ipcqd_broker *b, const char *name);
 int          ipcqd_broker_add_queue(ipcqd_broker *b, const char *name,
              const ipcqd_queue_opts *o, ipcqd_queue **qp);
 void         ipcqd_broker_delete_queue(ipcqd_broker *b, ipcqd_queue *q);
+/* Register a queue built elsewhere (adoption). */
+void         ipcqd_broker_insert_queue(ipcqd_broker *b, ipcqd_queue *q);
 
 /* Create and start a listener on url with the broker's options (no
  * checks: see ipcqd_listen_prepare). 0 or IPCQD_START_*. */

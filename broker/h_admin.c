@@ -10,7 +10,7 @@
 
 static void
 ha_fill_stats(Ipcq__V1__QueueStats *w, Ipcq__V1__QueueOptions *wo,
-    const ipcqd_queue *q)
+    ipcqd_queue *q)
 {
 	ipcqd_queue_stats st;
 
@@ -31,6 +31,8 @@ ha_fill_stats(Ipcq__V1__QueueStats *w, Ipcq__V1__QueueOptions *wo,
 	w->receivers_waiting   = st.receivers_waiting;
 	w->ended               = st.ended;
 	w->abandoned           = st.abandoned;
+	w->corrupt             = st.corrupt;
+	w->writing             = st.writing;
 	w->producers_ended     = st.producers_ended;
 	w->producers_lost      = st.producers_lost;
 	ipcqd_h_opts_to_wire(wo, &q->opts);

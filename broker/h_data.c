@@ -28,7 +28,7 @@ hd_reply_send(ipcqd_ctx *cx, int status, size_t accepted)
 /* Encode a RecvReply holding recs (their payloads are copied into the
  * reply, so auto-acked records may be released right after). */
 static int
-hd_reply_deliveries(ipcqd_ctx *cx, ipcqd_rec **recs, size_t n)
+hd_reply_deliveries(ipcqd_ctx *cx, const ipcqi_seg_ref *recs, size_t n)
 {
 	Ipcq__V1__Reply      rep = IPCQ__V1__REPLY__INIT;
 	Ipcq__V1__RecvReply  rrp = IPCQ__V1__RECV_REPLY__INIT;
@@ -46,11 +46,11 @@ hd_reply_deliveries(ipcqd_ctx *cx, ipcqd_rec **recs, size_t n)
 	ptrs = (Ipcq__V1__Delivery **) (void *) (dels + n);
 	for (size_t i = 0; i < n; i++) {
 		Ipcq__V1__Delivery d = IPCQ__V1__DELIVERY__INIT;
-		d.id                 = recs[i]->lease_id;
-		d.payload.data       = recs[i]->data;
-		d.payload.len        = recs[i]->len;
-		d.delivery_count     = recs[i]->deliveries;
-		d.redelivered        = recs[i]->deliveries > 1;
+		d.id                 = recs[i].lease;
+		d.payload.data       = (uint8_t *) recs[i].data;
+		d.payload.len        = recs[i].len;
+		d.delivery_count     = recs[i].deliveries;
+		d.redelivered        = recs[i].deliveries > 1;
 		dels[i]              = d;
 		ptrs[i]              = &dels[i];
 	}
@@ -70,7 +70,8 @@ hd_reply_recv_status(ipcqd_ctx *cx, int status)
 }
 
 static void
-hd_send_done(ipcqd_waiter *w, int status, ipcqd_rec **recs, size_t n)
+hd_send_done(ipcqd_waiter *w, int status, ipcqi_seg_ref *recs,
+    size_t n)
 {
 	ipcqd_ctx *cx = IPCQD_CONTAINER(w, ipcqd_ctx, w);
 
@@ -79,7 +80,8 @@ hd_send_done(ipcqd_waiter *w, int status, ipcqd_rec **recs, size_t n)
 }
 
 static void
-hd_recv_done(ipcqd_waiter *w, int status, ipcqd_rec **recs, size_t n)
+hd_recv_done(ipcqd_waiter *w, int status, ipcqi_seg_ref *recs,
+    size_t n)
 {
 	ipcqd_ctx *cx = IPCQD_CONTAINER(w, ipcqd_ctx, w);
 
@@ -172,7 +174,7 @@ int
 ipcqd_h_recv(ipcqd_broker *b, ipcqd_ctx *cx, const Ipcq__V1__Request *req)
 {
 	const Ipcq__V1__RecvRequest *rr = req->recv;
-	ipcqd_rec                   *recs[IPCQD_RECV_MAX];
+	ipcqi_seg_ref                recs[IPCQD_RECV_MAX];
 	ipcqd_handle                *h;
 	size_t                       n;
 	int                          result = IPCQD_REPLIED, st = 0;
@@ -186,7 +188,7 @@ ipcqd_h_recv(ipcqd_broker *b, ipcqd_ctx *cx, const Ipcq__V1__Request *req)
 	if (n > 0) {
 		result = hd_reply_deliveries(cx, recs, n);
 		if (h->ack_mode != IPCQ_ACK_EXPLICIT) {
-			ipcqd_queue_release(h->q, recs, n);
+			ipcqd_queue_release(h->q, h, recs, n);
 		}
 	} else {
 		if (st == IPCQD_WOULD_BLOCK) {
@@ -218,7 +220,8 @@ hd_reply_wait(ipcqd_ctx *cx, int status)
 }
 
 static void
-hd_wait_done(ipcqd_waiter *w, int status, ipcqd_rec **recs, size_t n)
+hd_wait_done(ipcqd_waiter *w, int status, ipcqi_seg_ref *recs,
+    size_t n)
 {
 	ipcqd_ctx *cx = IPCQD_CONTAINER(w, ipcqd_ctx, w);
 

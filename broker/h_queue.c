@@ -148,6 +148,7 @@ ipcqd_h_open(ipcqd_broker *b, ipcqd_ctx *cx, const Ipcq__V1__Request *req)
 	Ipcq__V1__Reply              rep = IPCQ__V1__REPLY__INIT;
 	Ipcq__V1__OpenReply          orp = IPCQ__V1__OPEN_REPLY__INIT;
 	Ipcq__V1__QueueOptions       wo  = IPCQ__V1__QUEUE_OPTIONS__INIT;
+	Ipcq__V1__ShmInfo            shm = IPCQ__V1__SHM_INFO__INIT;
 	ipcqd_session               *s;
 	ipcqd_queue                 *q;
 	ipcqd_handle                *h;
@@ -176,6 +177,14 @@ ipcqd_h_open(ipcqd_broker *b, ipcqd_ctx *cx, const Ipcq__V1__Request *req)
 			ipcqd_h_opts_to_wire(&wo, &q->opts);
 			orp.handle    = h->id;
 			orp.options   = &wo;
+			if (o->want_shm && q->shm_name[0] != '\0' &&
+			    b->segs.bell != NULL) {
+				/* The handle id is the client's holder id. */
+				shm.segment   = q->shm_name;
+				shm.bell      = b->segs.bell_name;
+				shm.seg_bytes = q->seg.seg_bytes;
+				orp.shm       = &shm;
+			}
 			rep.body_case = IPCQ__V1__REPLY__BODY_OPEN;
 			rep.open      = &orp;
 			result        = ipcqd_reply(cx, &rep);

@@ -1,11 +1,15 @@
 /*
- * Queue semantics: bounds and full policies, producers and end of stream,
- * consumers, leases and redelivery, and the parked waiters of one queue.
- * Storage is delegated to an ipcqd_store (store.h).
+ * Queue semantics: producers and end of stream, consumers, socket-path
+ * leases, and the parked waiters of one queue. The messages, their
+ * leases and the bounds live in the queue's shared-memory segment
+ * (proto/ipcqi_seg.h), whose rules (admit, take, finish) both the broker
+ * and shared-memory clients apply.
  *
  * Locking: every function here is called with the broker lock held
- * (broker.h); the queue has no lock of its own. Waiter completion
- * callbacks run under that lock too and must not call into nng.
+ * (broker.h); each takes the segment lock (ipcqi_seg_lock) briefly
+ * inside it. Lock order: broker lock, then segment lock. Waiter
+ * completion callbacks run under the broker lock and must not call into
+ * nng.
  */
 #ifndef IPCQD_QUEUE_H
 #define IPCQD_QUEUE_H
@@ -15,8 +19,8 @@
 #include <stdint.h>
 
 #include "ipcqi_common.h"
+#include "ipcqi_seg.h"
 #include "list.h"
-#include "store.h"
 
 /* Most messages one recv may take, and most payload bytes one recv
  * reply carries (a single larger message is still delivered alone). */
@@ -35,11 +39,11 @@ typedef struct ipcqd_queue_opts {
 } ipcqd_queue_opts;
 
 typedef struct ipcqd_queue_stats {
-	uint64_t depth, bytes, in_flight;
+	uint64_t depth, bytes, in_flight, writing;
 	uint32_t producers, consumers, producers_ended, producers_lost;
 	uint64_t sent, received, acked, redelivered, dropped, purged;
 	uint32_t senders_waiting, receivers_waiting;
-	bool     ended, abandoned;
+	bool     ended, abandoned, corrupt;
 } ipcqd_queue_stats;
 
 typedef struct ipcqd_queue  ipcqd_queue;
@@ -58,9 +62,17 @@ struct ipcqd_handle {
 	bool                   producer; /* counted in q->producers_live.. */
 	bool                   ended;    /* this producer ended its stream */
 	bool                   consumer;
-	ipcqd_list             leases; /* ipcqd_rec.node, oldest first */
+	ipcqd_list             leases; /* ipcqd_lease.node, oldest first */
 	uint64_t               nleases;
 };
+
+/* A socket-path lease: where its record is, so that an ack naming the
+ * lease id finds it (shared-memory clients keep their own). */
+typedef struct ipcqd_lease {
+	ipcqd_node node; /* h->leases */
+	uint64_t   lease;
+	uint64_t   pos;
+} ipcqd_lease;
 
 typedef enum ipcqd_wait_kind {
 	IPCQD_WAIT_RECV,
@@ -68,10 +80,7 @@ typedef enum ipcqd_wait_kind {
 	IPCQD_WAIT_READY, /* until a recv by h would not block; takes nothing */
 } ipcqd_wait_kind;
 
-typedef struct ipcqd_payload {
-	const void *data;
-	size_t      len;
-} ipcqd_payload;
+typedef ipcqi_seg_payload ipcqd_payload;
 
 /*
  * A parked request. Exactly one party completes it: whoever unlinks it
@@ -87,7 +96,8 @@ struct ipcqd_waiter {
 	 * mode; otherwise the callee must release them with
 	 * ipcqd_queue_release after use). send: status only. ready: 0
 	 * when a recv by h would not block, else an error; never records. */
-	void (*done)(ipcqd_waiter *w, int status, ipcqd_rec **recs, size_t n);
+	void (*done)(ipcqd_waiter *w, int status, ipcqi_seg_ref *recs,
+	    size_t n);
 	uint64_t             deadline; /* ms, monotonic; 0: none */
 	uint32_t             max;      /* recv: most messages */
 	const ipcqd_payload *payloads; /* send: the batch */
@@ -101,10 +111,9 @@ struct ipcqd_queue {
 	ipcqd_node       node; /* broker's queue list */
 	char             name[IPCQI_NAME_MAX + 1];
 	ipcqd_queue_opts opts;
-	ipcqd_store     *store;
-	uint64_t         leased;       /* records held by handles */
-	uint64_t         leased_bytes;
-	uint64_t         next_lease;
+	ipcqi_seg        seg;
+	char             shm_name[64]; /* "" for an anonymous segment */
+	ipcqi_bell      *bell; /* the broker's doorbell, NULL if none */
 	uint32_t         producers_live, producers_ended, producers_lost;
 	uint32_t         consumers;
 	bool             ended;  /* sticky: no more sends accepted */
@@ -113,17 +122,25 @@ struct ipcqd_queue {
 	ipcqd_list       recv_waiters;
 	ipcqd_list       send_waiters;
 	ipcqd_list       ready_waiters; /* all served at once, take nothing */
-	uint64_t         sent, received, acked, redelivered, dropped, purged;
+	uint32_t         watch; /* IPCQI_WATCH_* last published */
 };
 
 /* Fill defaults into zero fields and check ranges: IPCQ_EINVAL or 0. */
 int ipcqd_queue_opts_normalize(ipcqd_queue_opts *o);
 
-/* New empty queue with heap storage; NULL when out of memory. */
+/* New empty queue in an anonymous segment (memfd: tests, and queues no
+ * other process needs to map). NULL when out of memory. */
 ipcqd_queue *ipcqd_queue_new(const char *name, const ipcqd_queue_opts *o);
 
+/* A queue around a mapped segment (fresh or adopted after a restart);
+ * takes over the mapping. Its options and end state come from the
+ * header; shm_name is its name in /dev/shm ("" if none). NULL when out
+ * of memory (the mapping is then left to the caller). */
+ipcqd_queue *ipcqd_queue_from_seg(const ipcqi_seg *seg, const char *shm_name);
+
 /* Delete: every waiter completes with IPCQ_EDELETED, every handle is cut
- * loose (h->q = NULL, leases dropped), then the queue is freed. */
+ * loose (h->q = NULL, leases dropped), then the queue is freed and its
+ * segment unmapped (the caller unlinks the file). */
 void ipcqd_queue_free(ipcqd_queue *q);
 
 /* Attach h (roles as asked) and detach it. Detaching redelivers its
@@ -147,12 +164,13 @@ int ipcqd_queue_send(ipcqd_queue *q, ipcqd_handle *h,
  * IPCQD_WOULD_BLOCK. Records are leased to h in explicit mode; in auto
  * mode the caller releases them (ipcqd_queue_release) after use. */
 size_t ipcqd_queue_take(ipcqd_queue *q, ipcqd_handle *h, uint32_t max,
-    ipcqd_rec **recs, int *status);
-void   ipcqd_queue_release(ipcqd_queue *q, ipcqd_rec **recs, size_t n);
+    ipcqi_seg_ref *recs, int *status);
+void   ipcqd_queue_release(ipcqd_queue *q, ipcqd_handle *h,
+      const ipcqi_seg_ref *recs, size_t n);
 
 /* Whether a recv by h would not block now: a message is ready, or it
  * would answer IPCQ_EOF or (unless past_abandoned) IPCQ_EABANDONED. */
-bool ipcqd_queue_ready(const ipcqd_queue *q, const ipcqd_handle *h,
+bool ipcqd_queue_ready(ipcqd_queue *q, const ipcqd_handle *h,
     bool past_abandoned);
 
 /* Ack (or requeue) leases of h by id. *done counts those found; returns
@@ -182,6 +200,10 @@ void ipcqd_queue_park(ipcqd_queue *q, ipcqd_waiter *w);
 bool ipcqd_queue_cancel(ipcqd_waiter *w, int status);
 
 bool ipcqd_queue_abandoned(const ipcqd_queue *q);
-void ipcqd_queue_get_stats(const ipcqd_queue *q, ipcqd_queue_stats *st);
+
+/* A shared-memory client changed the segment (the broker's bell rang):
+ * serve whatever parked request can now proceed. */
+void ipcqd_queue_poke(ipcqd_queue *q);
+void ipcqd_queue_get_stats(ipcqd_queue *q, ipcqd_queue_stats *st);
 
 #endif

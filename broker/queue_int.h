@@ -8,15 +8,25 @@
 #include "queue.h"
 
 /* Unlink a parked waiter and complete it (exactly once). */
-void ipcqd_qu_finish(ipcqd_waiter *w, int status, ipcqd_rec **recs, size_t n);
+void ipcqd_qu_finish(ipcqd_waiter *w, int status, ipcqi_seg_ref *recs,
+    size_t n);
 
-/* Enqueue payloads[*accepted..n) while the bounds allow. */
+/* Enqueue payloads[*accepted..n) while the bounds allow (takes the
+ * segment lock; wakes shared-memory consumers). */
 int ipcqd_qu_admit(ipcqd_queue *q, const ipcqd_payload *p, size_t n,
     size_t *accepted);
 
+/* Ack the auto-mode records a recv reply has copied (segment lock taken
+ * here; no pump). */
+void ipcqd_qu_release(ipcqd_queue *q, ipcqd_handle *h,
+    const ipcqi_seg_ref *recs, size_t n);
+
+/* Messages ready now (segment lock taken here). */
+uint64_t ipcqd_qu_ready_count(ipcqd_queue *q);
+
 /* What a consumer with nothing ready gets: IPCQ_EOF, IPCQ_EABANDONED or
  * IPCQD_WOULD_BLOCK. */
-int ipcqd_qu_empty_status(const ipcqd_queue *q, const ipcqd_handle *h);
+int ipcqd_qu_empty_status(ipcqd_queue *q, const ipcqd_handle *h);
 
 /* Serve every parked request that can now proceed. */
 void ipcqd_qu_pump(ipcqd_queue *q);

@@ -34,6 +34,8 @@ qu_expired(const ipcqd_waiter *w, uint64_t *now)
 	return *now >= w->deadline;
 }
 
+static bool qu_publish_watch(ipcqd_queue *q);
+
 void
 ipcqd_queue_park(ipcqd_queue *q, ipcqd_waiter *w)
 {
@@ -45,6 +47,17 @@ ipcqd_queue_park(ipcqd_queue *q, ipcqd_waiter *w)
 		l = &q->ready_waiters;
 	}
 	ipcqd_list_push_back(l, &w->node);
+	/* The request failed against the segment a moment ago; a
+	 * shared-memory client may have changed it since, without ringing
+	 * (it did not know we wait). Publish what we wait for, and if that
+	 * is new, ring our own bell: the waker pumps once more, outside this
+	 * request. */
+	if (qu_publish_watch(q) && q->bell != NULL) {
+		__atomic_store_n(&q->seg.hdr->broker_pending, 1,
+		    __ATOMIC_RELEASE);
+		__atomic_fetch_add(&q->bell->seq, 1, __ATOMIC_RELEASE);
+		ipcqi_futex_wake(&q->bell->seq, 1);
+	}
 }
 
 bool
@@ -75,7 +88,7 @@ qu_pump_senders(ipcqd_queue *q)
 		rv = q->ended ? IPCQ_ECLOSED
 		              : ipcqd_qu_admit(q, w->payloads, w->npayloads,
 		                    &w->accepted);
-		if (rv == IPCQD_WOULD_BLOCK) {
+		if (rv == IPCQI_WOULD_BLOCK) {
 			break;
 		}
 		ipcqd_qu_finish(w, rv, NULL, 0);
@@ -87,13 +100,12 @@ qu_pump_senders(ipcqd_queue *q)
 static bool
 qu_pump_receivers(ipcqd_queue *q)
 {
-	ipcqd_rec  *recs[IPCQD_RECV_MAX];
-	ipcqd_node *n, *tmp;
-	bool        progress = false;
+	ipcqi_seg_ref recs[IPCQD_RECV_MAX];
+	ipcqd_node   *n, *tmp;
+	bool          progress = false;
+	uint64_t      now      = 0;
 
-	uint64_t    now = 0;
-
-	while (q->store->count > 0 &&
+	while (ipcqd_qu_ready_count(q) > 0 &&
 	    (n = ipcqd_list_first(&q->recv_waiters)) != NULL) {
 		ipcqd_waiter *w = IPCQD_CONTAINER(n, ipcqd_waiter, node);
 		int           st;
@@ -102,18 +114,26 @@ qu_pump_receivers(ipcqd_queue *q)
 			ipcqd_qu_finish(w, IPCQ_ETIMEDOUT, NULL, 0);
 			continue;
 		}
-		bool          autoack = w->h->ack_mode != IPCQ_ACK_EXPLICIT;
-		size_t        got = ipcqd_queue_take(q, w->h, w->max, recs, &st);
+		ipcqd_handle *h       = w->h;
+		bool          autoack = h->ack_mode != IPCQ_ACK_EXPLICIT;
+		size_t        got = ipcqd_queue_take(q, h, w->max, recs, &st);
+		if (got == 0 && st != IPCQD_WOULD_BLOCK) {
+			ipcqd_qu_finish(w, st, NULL, 0); /* EOF, ECORRUPT.. */
+			continue;
+		}
+		if (got == 0) {
+			break; /* a shared-memory client took it first */
+		}
 		ipcqd_qu_finish(w, 0, recs, got);
 		/* done() has copied the payloads into the reply; auto-acked
 		 * records are finished. (Not ipcqd_queue_release: that
 		 * pumps, and we are inside the pump.) */
-		for (size_t i = 0; autoack && i < got; i++) {
-			q->store->ops->release(q->store, recs[i]);
+		if (autoack) {
+			ipcqd_qu_release(q, h, recs, got);
 		}
 		progress = true;
 	}
-	if (q->store->count > 0) {
+	if (ipcqd_qu_ready_count(q) > 0) {
 		return progress;
 	}
 	IPCQD_LIST_FOREACH_SAFE(&q->recv_waiters, n, tmp)
@@ -149,18 +169,53 @@ qu_pump_ready(ipcqd_queue *q)
 	}
 }
 
+/* Tell shared-memory clients what parked requests wait for, so that
+ * their changes ring the broker's bell. True if a bit was newly set: a
+ * change made just before it was set rang no bell, so the caller pumps
+ * once more. */
+static bool
+qu_publish_watch(ipcqd_queue *q)
+{
+	uint32_t want = 0;
+	bool     more;
+
+	if (!ipcqd_list_empty(&q->recv_waiters) ||
+	    !ipcqd_list_empty(&q->ready_waiters)) {
+		want |= IPCQI_WATCH_DATA;
+	}
+	if (!ipcqd_list_empty(&q->send_waiters)) {
+		want |= IPCQI_WATCH_SPACE;
+	}
+	if (want == q->watch) {
+		return false;
+	}
+	more     = (want & ~q->watch) != 0;
+	q->watch = want;
+	/* Under the segment lock: a client reads the bits under it when it
+	 * decides whether to ring. */
+	if (ipcqi_seg_lock(&q->seg) != 0) {
+		return false;
+	}
+	q->seg.hdr->broker_watch = want;
+	ipcqi_seg_unlock(&q->seg);
+	return more;
+}
+
 void
 ipcqd_qu_pump(ipcqd_queue *q)
 {
-	/* A receiver in auto-ack mode frees space (senders can go on), and
-	 * a sender fills the queue (receivers can go on): loop until
-	 * neither side moves. */
-	for (;;) {
-		qu_pump_senders(q);
-		if (!qu_pump_receivers(q) || ipcqd_list_empty(&q->send_waiters)) {
-			break;
+	do {
+		/* A receiver in auto-ack mode frees space (senders can go
+		 * on), and a sender fills the queue (receivers can go on):
+		 * loop until neither side moves. */
+		for (;;) {
+			qu_pump_senders(q);
+			if (!qu_pump_receivers(q) ||
+			    ipcqd_list_empty(&q->send_waiters)) {
+				break;
+			}
 		}
-	}
-	qu_pump_ready(q);
+		qu_pump_ready(q);
+	} while (qu_publish_watch(q));
 }
 

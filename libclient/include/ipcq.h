@@ -63,7 +63,8 @@ extern "C" {
 	X(ENOTSUP, 19, "operation not supported")                             \
 	X(EDELETED, 20, "queue was deleted")                                  \
 	X(ENOLEASE, 21, "no such lease: message not held by this handle")     \
-	X(EINTERNAL, 22, "internal error")
+	X(EINTERNAL, 22, "internal error")                                    \
+	X(ECORRUPT, 23, "queue segment is corrupt: the queue is quarantined")
 
 typedef enum ipcq_err {
 #define IPCQ_ERR_ENUM_(name, num, msg) IPCQ_##name = num,
@@ -72,7 +73,7 @@ typedef enum ipcq_err {
 } ipcq_err;
 
 /* Number of rows in IPCQ_ERRNO_MAP. */
-#define IPCQ_ERR_COUNT 23
+#define IPCQ_ERR_COUNT 24
 
 /* A static, human-readable message for err; "unknown error" if unknown.
  * Never NULL, never a shared buffer; any thread. */
@@ -144,9 +145,18 @@ enum ipcq_full_policy {
 	IPCQ_FULL_DROP_OLDEST = 2, /* oldest ready message is discarded */
 };
 
+enum ipcq_transport {
+	/* Shared memory when the broker offers the queue's segment and this
+	 * process can map it (same host, same user); else the socket. The
+	 * environment variable IPCQ_TRANSPORT=socket forces the socket. */
+	IPCQ_TRANSPORT_AUTO   = 0,
+	IPCQ_TRANSPORT_SOCKET = 1, /* always the socket (protocol) path */
+};
+
 typedef struct ipcq_queue_opts {
 	int      roles;     /* ipcq_role bits; default IPCQ_ROLE_AUTO */
 	int      ack_mode;  /* ipcq_ack_mode; default IPCQ_ACK_AUTO */
+	int      transport; /* ipcq_transport; default IPCQ_TRANSPORT_AUTO */
 	/* The rest applies when this open creates the queue; 0 = broker
 	 * default (docs/api.md lists the defaults). */
 	uint64_t max_messages;      /* bound on ready + leased messages */
@@ -324,6 +334,10 @@ int      ipcq_msg_redelivered(const ipcq_msg *m);
 /* Free a received message. It does not ack: an explicit-ack message that
  * is freed unacked stays leased until its handle detaches. Accepts NULL. */
 void ipcq_msg_free(ipcq_msg *m);
+
+/* Non-zero if q currently moves messages through the queue's shared-memory
+ * segment (the fast path), 0 if through the socket. */
+int ipcq_queue_is_shm(ipcq_queue *q);
 
 #ifdef __cplusplus
 }

@@ -59,10 +59,13 @@ client_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 
 	pthread_mutex_lock(&c->mtx);
 	if (ev == NNG_PIPE_EV_ADD_POST) {
-		c->pipe = id;
+		__atomic_store_n(&c->pipe, id, __ATOMIC_SEQ_CST);
 		c->pipes_seen++;
 	} else if (ev == NNG_PIPE_EV_REM_POST && c->pipe == id) {
-		c->pipe = 0;
+		/* Seq-cst store before the kick: a shared-memory sleeper that
+		 * sees the kicked word also sees the pipe gone. */
+		__atomic_store_n(&c->pipe, 0, __ATOMIC_SEQ_CST);
+		ipcqi_shm_kick_all(c);
 	}
 	pthread_cond_broadcast(&c->cv);
 	pthread_mutex_unlock(&c->mtx);
@@ -263,4 +266,26 @@ ipcq_client_close(ipcq_client *c)
 	pthread_cond_destroy(&c->cv);
 	pthread_mutex_destroy(&c->mtx);
 	free(c);
+}
+
+void
+ipcqi_client_add_queue(ipcq_client *c, ipcq_queue *q)
+{
+	pthread_mutex_lock(&c->mtx);
+	q->next    = c->queues;
+	c->queues  = q;
+	pthread_mutex_unlock(&c->mtx);
+}
+
+void
+ipcqi_client_remove_queue(ipcq_client *c, ipcq_queue *q)
+{
+	pthread_mutex_lock(&c->mtx);
+	for (ipcq_queue **pp = &c->queues; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == q) {
+			*pp = q->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&c->mtx);
 }

@@ -18,6 +18,7 @@
 #include "ipcq.h"
 #include "ipcq.pb-c.h"
 #include "ipcqi_common.h"
+#include "ipcqi_seg.h"
 
 /* ------------------------------------------------------------ deadlines */
 
@@ -54,6 +55,7 @@ struct ipcq_client {
 	uint64_t        pipes_seen; /* connections ever made */
 	ipcqi_slot      pool[IPCQI_POOL_MAX]; /* idle contexts */
 	int             npool;
+	struct ipcq_queue *queues; /* open handles (shm wake-ups) */
 };
 
 /* The connection the next request will go out on: its pipe id, waiting
@@ -99,6 +101,14 @@ struct ipcq_queue {
 	int             stale;  /* broker said EBADHANDLE: re-open first */
 	uint32_t        max_message_bytes; /* from OpenReply, 0 unknown */
 	int             eof;    /* recv saw EOF: sticky for this handle */
+
+	/* Shared-memory fast path (shm.c): the mapping of the current
+	 * handle, or NULL. Replaced under mtx at each (re-)open; read with
+	 * an acquire load. Older mappings stay mapped until detach, because
+	 * another thread may still be inside an operation on one. */
+	struct ipcqi_shm *shm;
+	struct ipcqi_shm *shm_all; /* every mapping, newest first */
+	struct ipcq_queue *next; /* c->queues, under c->mtx */
 
 	/* Event-loop readiness (poll.c). poll_on is set once, under mtx,
 	 * by the first ipcq_queue_pollfd, after pmtx, pfd, pw_ctx and
@@ -171,6 +181,8 @@ void ipcqi_poll_fini(ipcq_queue *q);
 
 struct ipcq_msg {
 	const ipcq_queue *q;     /* handle it was received on */
+	const struct ipcqi_shm *shm; /* shared-memory lease: its mapping */
+	uint64_t          pos;   /* and the record's position */
 	uint64_t          epoch; /* q's epoch at receipt */
 	uint64_t          lease; /* Delivery.id */
 	uint32_t          delivery_count;
@@ -185,5 +197,56 @@ ipcq_msg *ipcqi_msg_from_delivery(const ipcq_queue *q, uint64_t epoch,
 
 /* QueueStats (wire) to ipcq_stats. */
 void ipcqi_stats_fill(ipcq_stats *st, const Ipcq__V1__QueueStats *qs);
+
+/* ----------------------------------------------- shared memory (shm.c) */
+
+/* One mapping of a queue's segment, for one broker handle. */
+typedef struct ipcqi_shm {
+	ipcqi_seg         seg;
+	ipcqi_bell       *bell;
+	uint64_t          holder;     /* the broker handle id */
+	uint32_t          pipe;       /* connection the handle belongs to */
+	uint64_t          epoch;      /* q->epoch of that handle */
+	uint64_t          own_leases; /* atomic: leases this handle holds */
+	int               producer;   /* atomic: broker counts us (role) */
+	int               consumer;   /* atomic: likewise, as a consumer */
+	int               ended;      /* atomic: this producer ended */
+	struct ipcqi_shm *older;      /* previous mappings of q */
+} ipcqi_shm;
+
+/* Whether the open should ask for the segment (opts and environment). */
+int ipcqi_shm_wanted(const ipcq_queue *q);
+
+/* After a successful (re-)open with q->mtx held: map the segment the
+ * reply names (info may be NULL: socket path). A mapping that fails
+ * leaves q on the socket path. */
+void ipcqi_shm_attach(ipcq_queue *q, const Ipcq__V1__ShmInfo *info);
+
+/* The current mapping if it belongs to the live connection, else NULL
+ * (then the socket path re-opens, which re-maps). */
+ipcqi_shm *ipcqi_shm_current(ipcq_queue *q);
+
+/* The mapping a send or recv should use, re-opening first if q was on
+ * shared memory and its connection changed; NULL: use the socket. */
+int ipcqi_shm_pick(ipcq_queue *q, int64_t deadline, ipcqi_shm **m);
+
+int ipcqi_shm_send(ipcq_queue *q, ipcqi_shm *m, const ipcq_iov *msgs,
+    size_t n, size_t *sent, int64_t deadline);
+int ipcqi_shm_recv(ipcq_queue *q, ipcqi_shm *m, ipcq_msg **msgs, size_t max,
+    size_t *n, int64_t deadline);
+/* Ack or requeue shared-memory messages of one mapping. */
+int ipcqi_shm_finish(ipcq_queue *q, const ipcq_msg *const *msgs, size_t n,
+    int requeue);
+
+/* The connection dropped: wake every sleeper of every mapped queue of c
+ * so that it notices (c->mtx held). */
+void ipcqi_shm_kick_all(ipcq_client *c);
+
+/* Detach: unmap every mapping of q. */
+void ipcqi_shm_fini(ipcq_queue *q);
+
+/* Register / unregister q with its client (c->queues). */
+void ipcqi_client_add_queue(ipcq_client *c, ipcq_queue *q);
+void ipcqi_client_remove_queue(ipcq_client *c, ipcq_queue *q);
 
 #endif /* IPCQI_CLIENT_H */

@@ -18,6 +18,8 @@ ipcqi_msg_from_delivery(
 		return (NULL);
 	}
 	m->q              = q;
+	m->shm            = NULL;
+	m->pos            = 0;
 	m->epoch          = epoch;
 	m->lease          = d->id;
 	m->delivery_count = d->delivery_count;

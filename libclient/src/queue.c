@@ -32,7 +32,9 @@ queue_opts_valid(const ipcq_queue_opts *o)
 	    (o->ack_mode == IPCQ_ACK_AUTO || o->ack_mode == IPCQ_ACK_EXPLICIT) &&
 	    o->full_policy >= IPCQ_FULL_BLOCK &&
 	    o->full_policy <= IPCQ_FULL_DROP_OLDEST &&
-	    o->max_message_bytes <= IPCQI_MAX_MESSAGE_BYTES);
+	    o->max_message_bytes <= IPCQI_MAX_MESSAGE_BYTES &&
+	    (o->transport == IPCQ_TRANSPORT_AUTO ||
+	        o->transport == IPCQ_TRANSPORT_SOCKET));
 }
 
 /* OpenRequest -> OpenReply. Called with q->mtx held (or before q is
@@ -57,6 +59,7 @@ queue_do_open(ipcq_queue *q, int64_t deadline)
 	o.ack_mode            = (Ipcq__V1__AckMode) q->opts.ack_mode;
 	o.options             = &qo;
 	o.declare             = q->opts.declare != 0;
+	o.want_shm            = ipcqi_shm_wanted(q);
 	req.body_case         = IPCQ__V1__REQUEST__BODY_OPEN;
 	req.open              = &o;
 
@@ -70,6 +73,7 @@ queue_do_open(ipcq_queue *q, int64_t deadline)
 		q->max_message_bytes = rep->open->options != NULL
 		    ? rep->open->options->max_message_bytes
 		    : 0;
+		ipcqi_shm_attach(q, rep->open->shm);
 	}
 	ipcqi_reply_free(rep);
 	return (rv);
@@ -106,10 +110,12 @@ ipcq_queue_open(ipcq_queue **qp, ipcq_client *c, const char *name,
 		ipcq_queue_opts_init(&q->opts);
 	}
 	if ((rv = queue_do_open(q, ipcqi_deadline(0))) != 0) {
+		ipcqi_shm_fini(q);
 		pthread_mutex_destroy(&q->mtx);
 		free(q);
 		return (rv);
 	}
+	ipcqi_client_add_queue(c, q);
 	*qp = q;
 	return (IPCQ_OK);
 }
@@ -132,7 +138,7 @@ ipcqi_queue_handle(ipcq_queue *q, int64_t deadline, ipcqi_hsnap *h)
 	pthread_mutex_lock(&q->mtx);
 	/* Re-open under q->mtx so that threads sharing q re-open it once;
 	 * the others wait here and then use the new handle. */
-	if (q->stale || q->pipe != live) {
+	if (__atomic_load_n(&q->stale, __ATOMIC_ACQUIRE) || q->pipe != live) {
 		rv = queue_do_open(q, deadline);
 	}
 	h->handle = q->handle;
@@ -146,7 +152,7 @@ ipcqi_queue_stale(ipcq_queue *q, const ipcqi_hsnap *h)
 {
 	pthread_mutex_lock(&q->mtx);
 	if (q->epoch == h->epoch) {
-		q->stale = 1;
+		__atomic_store_n(&q->stale, 1, __ATOMIC_RELEASE);
 	}
 	pthread_mutex_unlock(&q->mtx);
 }
@@ -204,6 +210,8 @@ ipcq_queue_detach(ipcq_queue *q)
 		    IPCQ__V1__REPLY__BODY__NOT_SET, &rep, NULL);
 		ipcqi_reply_free(rep);
 	}
+	ipcqi_client_remove_queue(q->c, q);
+	ipcqi_shm_fini(q);
 	pthread_mutex_destroy(&q->mtx);
 	free(q);
 }
@@ -228,10 +236,18 @@ queue_end_fn(ipcq_queue *q, const ipcqi_hsnap *h, int64_t deadline, void *arg)
 int
 ipcq_queue_end(ipcq_queue *q)
 {
+	ipcqi_shm *m;
+	int        rv;
+
 	if (q == NULL) {
 		return (IPCQ_EINVAL);
 	}
-	return (ipcqi_queue_run(q, ipcqi_deadline(0), queue_end_fn, NULL));
+	rv = ipcqi_queue_run(q, ipcqi_deadline(0), queue_end_fn, NULL);
+	if (rv == 0 && (m = ipcqi_shm_current(q)) != NULL) {
+		/* The fast path must refuse this producer's sends too. */
+		__atomic_store_n(&m->ended, 1, __ATOMIC_RELEASE);
+	}
+	return (rv);
 }
 
 int

@@ -73,8 +73,9 @@ ipcq_queue_recv_batch(ipcq_queue *q, ipcq_msg **msgs, size_t max, size_t *n,
     int timeout_ms)
 {
 	int64_t   deadline = ipcqi_deadline(timeout_ms);
-	recv_args a        = { .msgs = msgs, .max = max, .got = 0 };
-	int       eof;
+	recv_args  a        = { .msgs = msgs, .max = max, .got = 0 };
+	ipcqi_shm *m;
+	int        eof;
 	int       rv;
 
 	if (n != NULL) {
@@ -89,7 +90,13 @@ ipcq_queue_recv_batch(ipcq_queue *q, ipcq_msg **msgs, size_t max, size_t *n,
 	if (eof) {
 		return (IPCQ_EOF);
 	}
-	rv = ipcqi_queue_run(q, deadline, recv_fn, &a);
+	if ((rv = ipcqi_shm_pick(q, deadline, &m)) != 0) {
+		/* as the socket path would answer */
+	} else if (m != NULL) {
+		rv = ipcqi_shm_recv(q, m, msgs, max, &a.got, deadline);
+	} else {
+		rv = ipcqi_queue_run(q, deadline, recv_fn, &a);
+	}
 	ipcqi_poll_after_recv(q, rv); /* ETIMEDOUT re-arms the pollfd */
 	if (rv == IPCQ_EOF) {
 		pthread_mutex_lock(&q->mtx);
@@ -179,6 +186,12 @@ ack_common(ipcq_queue *q, const ipcq_msg *const *msgs, size_t n, int requeue)
 	}
 	if (n == 0) {
 		return (IPCQ_OK);
+	}
+	/* Received on shared memory: finished in the segment, no round
+	 * trip (a handle's messages all came one way or the other, except
+	 * across a re-open, whose older messages are ENOLEASE anyway). */
+	if (msgs[0]->shm != NULL) {
+		return (ipcqi_shm_finish(q, msgs, n, requeue));
 	}
 	if ((rv = ack_snapshot(q, &h)) != 0) {
 		return (rv);

@@ -111,9 +111,10 @@ int
 ipcq_queue_send_batch(ipcq_queue *q, const ipcq_iov *msgs, size_t n,
     size_t *sent, int timeout_ms)
 {
-	int64_t  deadline = ipcqi_deadline(timeout_ms);
-	size_t   total    = 0;
-	uint32_t limit;
+	int64_t    deadline = ipcqi_deadline(timeout_ms);
+	size_t     total    = 0;
+	ipcqi_shm *m;
+	uint32_t   limit;
 	int      rv = IPCQ_OK;
 
 	if (sent != NULL) {
@@ -121,6 +122,12 @@ ipcq_queue_send_batch(ipcq_queue *q, const ipcq_iov *msgs, size_t n,
 	}
 	if (q == NULL || (msgs == NULL && n > 0)) {
 		return (IPCQ_EINVAL);
+	}
+	if ((rv = ipcqi_shm_pick(q, deadline, &m)) != 0) {
+		return (rv);
+	}
+	if (m != NULL) {
+		return (ipcqi_shm_send(q, m, msgs, n, sent, deadline));
 	}
 	limit = send_limit(q);
 	while (total < n) {

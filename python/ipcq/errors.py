@@ -39,6 +39,7 @@ TABLE = (
     ("EDELETED", 20, "queue was deleted"),
     ("ENOLEASE", 21, "no such lease: message not held by this handle"),
     ("EINTERNAL", 22, "internal error"),
+    ("ECORRUPT", 23, "queue segment is corrupt: the queue is quarantined"),
 )
 
 

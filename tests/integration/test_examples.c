@@ -253,35 +253,44 @@ ex_wait_holder(int fd)
 		}
 	}
 	buf[n] = '\0';
-	ck_assert_msg(sscanf(buf, "tcp_worker[%d]: holding task", &pid) == 1,
+	ck_assert_msg(sscanf(buf, "tcp_worker[%d]: holding task", &pid) == 1 &&
+	        strstr(buf, "holding task") != NULL,
 	    "victim said: %s", buf);
 	return (pid_t) pid;
 }
 
 /* One of the driver's workers takes a task and is SIGKILLed before it
  * acks: the task is redelivered, the driver replaces the worker and
- * still gets every result. */
+ * still gets every result. The other workers start only once the victim
+ * holds its task (go.fifo): on shared memory one worker can drain all
+ * 2000 tasks before another has even attached. */
 START_TEST(pool_worker_killed_midway)
 {
-	char         fifo[512], sh[512]; /* th_path's buffers get reused */
+	char         fifo[512], sh[512], go[512]; /* th_path's buffers get
+	                                                reused */
 	FILE        *f;
 	th_proc     *drv;
-	int          fd;
+	int          fd, gofd;
 	ipcq_client *c;
 	ipcq_stats   st;
 
 	snprintf(fifo, sizeof(fifo), "%s", th_path("victim.fifo"));
 	snprintf(sh, sizeof(sh), "%s", th_path("worker.sh"));
+	snprintf(go, sizeof(go), "%s", th_path("go.fifo"));
 	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+	ck_assert_int_eq(mkfifo(go, 0600), 0);
+	/* Held open read-write: lines written stay until a worker reads. */
+	ck_assert_int_ge(gofd = open(go, O_RDWR), 0);
 	/* O_RDWR: never end of file, whenever the writer comes and goes. */
 	ck_assert_int_ge(fd = open(fifo, O_RDWR | O_NONBLOCK), 0);
 	ck_assert_ptr_nonnull(f = fopen(sh, "w"));
 	fprintf(f, "#!/bin/sh\n"
 	           "if mkdir '%s' 2>/dev/null; then\n"
-	           "  exec '%s/tcp_worker' --hold-after 1 \"$@\" >'%s'\n"
+	           "  exec '%s/tcp_worker' --hold-after 0 \"$@\" >'%s'\n"
 	           "fi\n"
+	           "read go < '%s'\n"
 	           "exec '%s/pool_worker' \"$@\"\n",
-	    th_path("once"), IPCQ_TEST_EXAMPLES_DIR, fifo,
+	    th_path("once"), IPCQ_TEST_EXAMPLES_DIR, fifo, go,
 	    IPCQ_TEST_EXAMPLES_DIR);
 	fclose(f);
 	ck_assert_int_eq(chmod(sh, 0700), 0);
@@ -290,8 +299,11 @@ START_TEST(pool_worker_killed_midway)
 	    (char *) NULL);
 	unsetenv("IPCQ_POOL_WORKER");
 	ck_assert_int_eq(kill(ex_wait_holder(fd), SIGKILL), 0);
+	/* One line per worker that may ever wait (two now, replacements). */
+	ck_assert_int_eq(write(gofd, "go\ngo\ngo\ngo\n", 12), 12);
 	th_proc_expect_exit(drv, 0);
 	close(fd);
+	close(gofd);
 	ck_assert_msg(strstr(th_proc_output(drv), ": OK") != NULL,
 	    "pool_driver: %s", th_proc_output(drv));
 	ck_assert_int_eq(ipcq_client_open(&c, NULL), 0);

@@ -283,6 +283,9 @@ begin_small_park(void)
 	static const char *const args[] = { "--max-parked-bytes", "1048576",
 		NULL };
 
+	/* Parked bytes are the socket path's: a shared-memory sender waits
+	 * in its own process and holds no broker memory. */
+	setenv("IPCQ_TRANSPORT", "socket", 1);
 	th_begin_args(args);
 }
 

@@ -1,5 +1,6 @@
 /*
- * unit.queue: the broker's store and queue semantics, without sockets.
+ * unit.queue: the broker's queue semantics on an anonymous segment,
+ * without sockets (the segment itself: unit.seg).
  * Links ipcqd_core; every call is made as the broker would make it (the
  * broker lock is irrelevant here: one thread).
  */
@@ -11,7 +12,6 @@
 #include "ipcq.h"
 #include "queue.h"
 #include "session.h"
-#include "store.h"
 #include "th_run.h"
 
 /* ----------------------------------------------------------- fixtures */
@@ -25,7 +25,7 @@ typedef struct fake_waiter {
 } fake_waiter;
 
 static void
-fake_done(ipcqd_waiter *w, int status, ipcqd_rec **recs, size_t n)
+fake_done(ipcqd_waiter *w, int status, ipcqi_seg_ref *recs, size_t n)
 {
 	fake_waiter *f = (fake_waiter *) w;
 
@@ -33,8 +33,8 @@ fake_done(ipcqd_waiter *w, int status, ipcqd_rec **recs, size_t n)
 	f->status = status;
 	f->n      = n;
 	if (n > 0) {
-		snprintf(f->first, sizeof(f->first), "%.*s", (int) recs[0]->len,
-		    (const char *) recs[0]->data);
+		snprintf(f->first, sizeof(f->first), "%.*s", (int) recs[0].len,
+		    (const char *) recs[0].data);
 	}
 }
 
@@ -64,8 +64,10 @@ new_queue(uint64_t max_messages, int policy, uint32_t expected)
 static ipcqd_handle *
 new_handle(ipcqd_queue *q, int roles, int ack_mode)
 {
-	ipcqd_handle *h = calloc(1, sizeof(*h));
+	static uint64_t next_id;
+	ipcqd_handle   *h = calloc(1, sizeof(*h));
 
+	h->id       = ++next_id; /* the holder id of its leases */
 	h->roles    = roles;
 	h->ack_mode = ack_mode;
 	ipcqd_list_init(&h->leases);
@@ -86,62 +88,25 @@ send_str(ipcqd_queue *q, ipcqd_handle *h, const char *s)
 
 /* Take one message for h; returns its text in buf, or "" with *st. */
 static size_t
-take1(ipcqd_queue *q, ipcqd_handle *h, char *buf, int *st, ipcqd_rec **out)
+take1(ipcqd_queue *q, ipcqd_handle *h, char *buf, int *st,
+    ipcqi_seg_ref *out)
 {
-	ipcqd_rec *recs[IPCQD_RECV_MAX];
-	size_t     n = ipcqd_queue_take(q, h, 1, recs, st);
+	ipcqi_seg_ref recs[1];
+	size_t        n = ipcqd_queue_take(q, h, 1, recs, st);
 
 	buf[0] = '\0';
 	if (n == 1) {
-		snprintf(buf, 32, "%.*s", (int) recs[0]->len,
-		    (const char *) recs[0]->data);
+		snprintf(buf, 32, "%.*s", (int) recs[0].len,
+		    (const char *) recs[0].data);
 		if (out != NULL) {
 			*out = recs[0];
 		}
 		if (h->ack_mode != IPCQ_ACK_EXPLICIT) {
-			ipcqd_queue_release(q, recs, 1);
+			ipcqd_queue_release(q, h, recs, 1);
 		}
 	}
 	return n;
 }
-
-/* -------------------------------------------------------------- store */
-
-START_TEST(store_is_fifo_and_counts_bytes)
-{
-	ipcqd_store *s = ipcqd_store_mem_new();
-	ipcqd_rec   *a, *b;
-
-	ck_assert_int_eq(s->ops->put(s, "aa", 2), 0);
-	ck_assert_int_eq(s->ops->put(s, "bbb", 3), 0);
-	ck_assert_uint_eq(s->count, 2);
-	ck_assert_uint_eq(s->bytes, 5);
-	a = s->ops->take(s);
-	ck_assert_int_eq(memcmp(a->data, "aa", 2), 0);
-	ck_assert_uint_eq(s->count, 1);
-	ck_assert_uint_eq(s->bytes, 3);
-	s->ops->put_back(s, a); /* returns to the head */
-	b = s->ops->take(s);
-	ck_assert_ptr_eq(a, b);
-	s->ops->release(s, b);
-	ck_assert_uint_eq(s->ops->purge(s), 1);
-	ck_assert_uint_eq(s->count, 0);
-	ck_assert_uint_eq(s->bytes, 0);
-	ck_assert_ptr_null(s->ops->take(s));
-	s->ops->destroy(s);
-}
-END_TEST
-
-START_TEST(zero_length_message_is_stored)
-{
-	ipcqd_store *s = ipcqd_store_mem_new();
-	ck_assert_int_eq(s->ops->put(s, NULL, 0), 0);
-	ipcqd_rec *r = s->ops->take(s);
-	ck_assert_uint_eq(r->len, 0);
-	s->ops->release(s, r);
-	s->ops->destroy(s);
-}
-END_TEST
 
 /* ------------------------------------------------------------- bounds */
 
@@ -153,7 +118,7 @@ START_TEST(full_queue_fails_under_fail_policy)
 	ck_assert_int_eq(send_str(q, p, "1"), 0);
 	ck_assert_int_eq(send_str(q, p, "2"), 0);
 	ck_assert_int_eq(send_str(q, p, "3"), IPCQ_EFULL);
-	ck_assert_uint_eq(q->store->count, 2);
+	ck_assert_uint_eq(q->seg.hdr->ready, 2);
 	ipcqd_queue_free(q);
 	free(p);
 }
@@ -170,7 +135,7 @@ START_TEST(drop_oldest_discards_the_head_and_counts_it)
 	send_str(q, p, "1");
 	send_str(q, p, "2");
 	ck_assert_int_eq(send_str(q, p, "3"), 0);
-	ck_assert_uint_eq(q->dropped, 1);
+	ck_assert_uint_eq(q->seg.hdr->dropped, 1);
 	take1(q, c, buf, &st, NULL);
 	ck_assert_str_eq(buf, "2");
 	ipcqd_queue_free(q);
@@ -208,7 +173,7 @@ START_TEST(oversize_message_is_refused_whole_batch)
 
 	ck_assert_int_eq(ipcqd_queue_send(q, p, b, 2, &acc), IPCQ_EMSGSIZE);
 	ck_assert_uint_eq(acc, 0);
-	ck_assert_uint_eq(q->store->count, 0);
+	ck_assert_uint_eq(q->seg.hdr->ready, 0);
 	ipcqd_queue_free(q);
 	free(p);
 }
@@ -234,7 +199,7 @@ START_TEST(ack_and_nack_by_lease_id)
 	ipcqd_queue  *q = new_queue(0, 0, 0);
 	ipcqd_handle *p = new_handle(q, IPCQ_ROLE_PRODUCER, 0);
 	ipcqd_handle *c = new_handle(q, IPCQ_ROLE_CONSUMER, IPCQ_ACK_EXPLICIT);
-	ipcqd_rec    *r1, *r2;
+	ipcqi_seg_ref r1, r2;
 	char          buf[32];
 	int           st;
 	size_t        done;
@@ -243,8 +208,8 @@ START_TEST(ack_and_nack_by_lease_id)
 	send_str(q, p, "b");
 	take1(q, c, buf, &st, &r1);
 	take1(q, c, buf, &st, &r2);
-	ck_assert_uint_eq(q->leased, 2);
-	uint64_t id1 = r1->lease_id, id2 = r2->lease_id, bogus = 999;
+	ck_assert_uint_eq(q->seg.hdr->leased, 2);
+	uint64_t id1 = r1.lease, id2 = r2.lease, bogus = 999;
 	ck_assert_int_eq(ipcqd_queue_ack(q, c, &id1, 1, false, &done), 0);
 	ck_assert_uint_eq(done, 1);
 	ck_assert_int_eq(ipcqd_queue_ack(q, c, &id1, 1, false, &done),
@@ -252,11 +217,11 @@ START_TEST(ack_and_nack_by_lease_id)
 	ck_assert_int_eq(ipcqd_queue_ack(q, c, &bogus, 1, false, &done),
 	    IPCQ_ENOLEASE);
 	ck_assert_int_eq(ipcqd_queue_ack(q, c, &id2, 1, true, &done), 0);
-	ck_assert_uint_eq(q->leased, 0);
-	ck_assert_uint_eq(q->redelivered, 1);
+	ck_assert_uint_eq(q->seg.hdr->leased, 0);
+	ck_assert_uint_eq(q->seg.hdr->redelivered, 1);
 	take1(q, c, buf, &st, &r2);
 	ck_assert_str_eq(buf, "b");
-	ck_assert_uint_eq(r2->deliveries, 2);
+	ck_assert_uint_eq(r2.deliveries, 2);
 	ipcqd_queue_free(q);
 	free(p);
 	free(c);
@@ -269,7 +234,7 @@ START_TEST(detach_redelivers_leases_in_order)
 	ipcqd_handle *p  = new_handle(q, IPCQ_ROLE_PRODUCER, 0);
 	ipcqd_handle *c1 = new_handle(q, IPCQ_ROLE_CONSUMER, IPCQ_ACK_EXPLICIT);
 	ipcqd_handle *c2 = new_handle(q, IPCQ_ROLE_CONSUMER, IPCQ_ACK_EXPLICIT);
-	ipcqd_rec    *r;
+	ipcqi_seg_ref r;
 	char          buf[32];
 	int           st;
 
@@ -279,15 +244,15 @@ START_TEST(detach_redelivers_leases_in_order)
 	take1(q, c1, buf, &st, NULL);
 	take1(q, c1, buf, &st, NULL);
 	ipcqd_queue_detach(q, c1, IPCQ_ECONNLOST);
-	ck_assert_uint_eq(q->redelivered, 2);
+	ck_assert_uint_eq(q->seg.hdr->redelivered, 2);
 	take1(q, c2, buf, &st, &r);
 	ck_assert_str_eq(buf, "a");
-	ck_assert_uint_eq(r->deliveries, 2);
+	ck_assert_uint_eq(r.deliveries, 2);
 	take1(q, c2, buf, &st, NULL);
 	ck_assert_str_eq(buf, "b");
 	take1(q, c2, buf, &st, &r);
 	ck_assert_str_eq(buf, "c");
-	ck_assert_uint_eq(r->deliveries, 1);
+	ck_assert_uint_eq(r.deliveries, 1);
 	ipcqd_queue_free(q);
 	free(p);
 	free(c1);
@@ -364,7 +329,7 @@ START_TEST(expected_producers_hold_the_end_for_a_late_producer)
 	ck_assert_int_eq(send_str(q, slow, "s"), 0);
 	ipcqd_queue_end_producer(q, slow, &ended);
 	ck_assert(ended);
-	ck_assert_uint_eq(q->sent, 2);
+	ck_assert_uint_eq(q->seg.hdr->sent, 2);
 	ipcqd_queue_free(q);
 	free(fast);
 	free(slow);
@@ -425,8 +390,7 @@ START_TEST(eof_waits_for_leases_held_by_others)
 	ipcqd_queue_detach(q, c1, IPCQ_ECONNLOST);
 	take1(q, c2, buf, &st, NULL);
 	ck_assert_str_eq(buf, "x");
-	uint64_t id = ((ipcqd_rec *) IPCQD_CONTAINER(c2->leases.next,
-	                   ipcqd_rec, node))->lease_id;
+	uint64_t id = IPCQD_CONTAINER(c2->leases.next, ipcqd_lease, node)->lease;
 	size_t done;
 	ipcqd_queue_ack(q, c2, &id, 1, false, &done);
 	ck_assert_uint_eq(take1(q, c2, buf, &st, NULL), 0);
@@ -457,7 +421,7 @@ START_TEST(parked_receiver_is_served_by_a_send_exactly_once)
 	/* The timer that fires afterwards must find it claimed. */
 	ck_assert(!ipcqd_queue_cancel(&f.w, IPCQ_ETIMEDOUT));
 	ck_assert_int_eq(f.calls, 1);
-	ck_assert_uint_eq(q->store->count, 0); /* auto-acked, released */
+	ck_assert_uint_eq(q->seg.hdr->ready, 0); /* auto-acked, released */
 	ipcqd_queue_free(q);
 	free(p);
 	free(c);
@@ -610,7 +574,7 @@ START_TEST(ready_waiter_is_woken_by_send_and_takes_nothing)
 	ck_assert_int_eq(f.calls, 1);
 	ck_assert_int_eq(f.status, 0);
 	ck_assert_uint_eq(f.n, 0);
-	ck_assert_uint_eq(q->store->count, 1); /* still there for recv */
+	ck_assert_uint_eq(q->seg.hdr->ready, 1); /* still there for recv */
 	ck_assert(!ipcqd_queue_cancel(&f.w, IPCQ_ETIMEDOUT));
 	ck_assert_int_eq(f.calls, 1);
 	take1(q, c, buf, &st, NULL);
@@ -647,7 +611,7 @@ START_TEST(send_wakes_every_ready_waiter_after_receivers)
 	ck_assert_int_eq(b.calls, 1);
 	ck_assert_int_eq(b2.calls, 1);
 	ck_assert_int_eq(a.status + b.status + b2.status, 0);
-	ck_assert_uint_eq(q->store->count, 1);
+	ck_assert_uint_eq(q->seg.hdr->ready, 1);
 	ipcqd_queue_free(q);
 	free(p);
 	free(c1);
@@ -753,11 +717,6 @@ queue_suite(void)
 {
 	Suite *s = suite_create("unit.queue");
 	TCase *t;
-
-	t = tcase_create("store");
-	tcase_add_test(t, store_is_fifo_and_counts_bytes);
-	tcase_add_test(t, zero_length_message_is_stored);
-	suite_add_tcase(s, t);
 
 	t = tcase_create("bounds");
 	tcase_add_test(t, full_queue_fails_under_fail_policy);

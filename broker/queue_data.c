@@ -1,0 +1,317 @@
+/*
+ * Moving messages through a queue's segment for socket clients: send,
+ * take, release, ack, purge, and the stats read from the segment. The
+ * rules themselves (bounds, full policy, what an empty queue answers)
+ * are the segment's (proto/ipcqi_seg_queue.c), shared with libipcq's
+ * fast path. Broker lock held; each function takes the segment lock.
+ */
+#include <stdlib.h>
+
+#include "ipcq.h"
+#include "queue.h"
+#include "queue_int.h"
+
+int
+ipcqd_qu_admit(ipcqd_queue *q, const ipcqd_payload *p, size_t n,
+    size_t *accepted)
+{
+	size_t before = *accepted;
+	int    rv;
+
+	if ((rv = ipcqi_seg_lock(&q->seg)) != 0) {
+		return rv;
+	}
+	rv = ipcqi_seg_admit(&q->seg, p, n, accepted);
+	if (*accepted > before) {
+		ipcqi_seg_wake_data(&q->seg, (int) (*accepted - before));
+	}
+	ipcqi_seg_unlock(&q->seg);
+	return rv;
+}
+
+int
+ipcqd_queue_send(ipcqd_queue *q, ipcqd_handle *h,
+    const ipcqd_payload *payloads, size_t n, size_t *accepted)
+{
+	int rv;
+
+	ipcqd_queue_add_producer(q, h);
+	if (q->ended || h->ended) {
+		return IPCQ_ECLOSED; /* the queue's stream, or this producer's */
+	}
+	for (size_t i = *accepted; i < n; i++) {
+		if (payloads[i].len > q->opts.max_message_bytes) {
+			return IPCQ_EMSGSIZE; /* nothing of the batch goes in */
+		}
+	}
+	/* Parked senders go first: a new batch must not overtake them. */
+	if (!ipcqd_list_empty(&q->send_waiters)) {
+		return IPCQD_WOULD_BLOCK;
+	}
+	rv = ipcqd_qu_admit(q, payloads, n, accepted);
+	if (rv == IPCQI_WOULD_BLOCK) {
+		rv = IPCQD_WOULD_BLOCK;
+	}
+	if (*accepted > 0) {
+		ipcqd_qu_pump(q);
+	}
+	return rv;
+}
+
+/* Status for a consumer that found nothing ready (segment lock held). */
+static int
+qu_empty_status(ipcqd_queue *q, const ipcqd_handle *h)
+{
+	int st = ipcqi_seg_empty_status(&q->seg, h->nleases);
+
+	return st == IPCQI_WOULD_BLOCK ? IPCQD_WOULD_BLOCK : st;
+}
+
+int
+ipcqd_qu_empty_status(ipcqd_queue *q, const ipcqd_handle *h)
+{
+	int st;
+
+	if ((st = ipcqi_seg_lock(&q->seg)) != 0) {
+		return st;
+	}
+	st = qu_empty_status(q, h);
+	ipcqi_seg_unlock(&q->seg);
+	return st;
+}
+
+uint64_t
+ipcqd_qu_ready_count(ipcqd_queue *q)
+{
+	uint64_t n;
+
+	if (ipcqi_seg_lock(&q->seg) != 0) {
+		return 0;
+	}
+	n = q->seg.hdr->ready;
+	ipcqi_seg_unlock(&q->seg);
+	return n;
+}
+
+bool
+ipcqd_queue_ready(ipcqd_queue *q, const ipcqd_handle *h, bool past_abandoned)
+{
+	int st;
+
+	if (ipcqd_qu_ready_count(q) > 0) {
+		return true;
+	}
+	st = ipcqd_qu_empty_status(q, h);
+	return st != IPCQD_WOULD_BLOCK &&
+	    !(past_abandoned && st == IPCQ_EABANDONED);
+}
+
+/* Remember a socket-path lease so that an ack by id finds its record. */
+static bool
+qu_note_lease(ipcqd_handle *h, const ipcqi_seg_ref *r)
+{
+	ipcqd_lease *l = malloc(sizeof(*l));
+
+	if (l == NULL) {
+		return false;
+	}
+	l->lease = r->lease;
+	l->pos   = r->pos;
+	ipcqd_list_push_back(&h->leases, &l->node);
+	h->nleases++;
+	return true;
+}
+
+size_t
+ipcqd_queue_take(ipcqd_queue *q, ipcqd_handle *h, uint32_t max,
+    ipcqi_seg_ref *recs, int *status)
+{
+	bool     explicit = h->ack_mode == IPCQ_ACK_EXPLICIT;
+	size_t   n        = 0;
+	uint64_t bytes    = 0;
+	uint32_t len;
+	int      rv;
+
+	ipcqd_queue_add_consumer(q, h);
+	if (max == 0) {
+		max = 1;
+	}
+	if (max > IPCQD_RECV_MAX) {
+		max = IPCQD_RECV_MAX;
+	}
+	if ((rv = ipcqi_seg_lock(&q->seg)) != 0) {
+		*status = rv;
+		return 0;
+	}
+	while (n < max && ipcqi_seg_next_len(&q->seg, &len)) {
+		/* Cap a reply's size; the first message always goes. */
+		if (n > 0 && bytes + len > IPCQD_RECV_MAX_BYTES) {
+			break;
+		}
+		if (ipcqi_seg_take(&q->seg, h->id, &recs[n]) != 0) {
+			break;
+		}
+		if (explicit && !qu_note_lease(h, &recs[n])) {
+			/* No memory to remember it: give it back. */
+			ipcqi_seg_finish(&q->seg, recs[n].pos, recs[n].lease,
+			    h->id, true);
+			break;
+		}
+		bytes += recs[n].len;
+		n++;
+	}
+	if (n == 0) {
+		*status = ipcqi_seg_corrupt(&q->seg) ? IPCQ_ECORRUPT
+		                                     : qu_empty_status(q, h);
+	}
+	ipcqi_seg_unlock(&q->seg);
+	return n;
+}
+
+void
+ipcqd_qu_release(ipcqd_queue *q, ipcqd_handle *h, const ipcqi_seg_ref *recs,
+    size_t n)
+{
+	if (n == 0 || ipcqi_seg_lock(&q->seg) != 0) {
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		ipcqi_seg_finish(&q->seg, recs[i].pos, recs[i].lease, h->id,
+		    false);
+	}
+	ipcqi_seg_wake_space(&q->seg, (int) n);
+	ipcqi_seg_wake_data(&q->seg, 0); /* EOF may now be due */
+	ipcqi_seg_unlock(&q->seg);
+}
+
+void
+ipcqd_queue_release(ipcqd_queue *q, ipcqd_handle *h,
+    const ipcqi_seg_ref *recs, size_t n)
+{
+	ipcqd_qu_release(q, h, recs, n);
+	/* Auto-acked messages freed space only now. */
+	if (n > 0) {
+		ipcqd_qu_pump(q);
+	}
+}
+
+static ipcqd_lease *
+qu_find_lease(ipcqd_handle *h, uint64_t id)
+{
+	ipcqd_node *n;
+
+	/* Acks mostly come oldest first, so the match is usually at the
+	 * head: linear search stays cheap in practice. */
+	for (n = h->leases.next; n != &h->leases; n = n->next) {
+		ipcqd_lease *l = IPCQD_CONTAINER(n, ipcqd_lease, node);
+		if (l->lease == id) {
+			return l;
+		}
+	}
+	return NULL;
+}
+
+int
+ipcqd_queue_ack(ipcqd_queue *q, ipcqd_handle *h, const uint64_t *ids,
+    size_t n, bool requeue, size_t *done)
+{
+	int rv = 0, lrv;
+
+	*done = 0;
+	if ((lrv = ipcqi_seg_lock(&q->seg)) != 0) {
+		return lrv;
+	}
+	for (size_t i = 0; i < n; i++) {
+		ipcqd_lease *l = qu_find_lease(h, ids[i]);
+		if (l == NULL) {
+			rv = IPCQ_ENOLEASE;
+			continue;
+		}
+		/* The record is back in its original place on a requeue, so
+		 * the batch's order needs no care here. */
+		lrv = ipcqi_seg_finish(&q->seg, l->pos, l->lease, h->id, requeue);
+		ipcqd_node_remove(&l->node);
+		free(l);
+		h->nleases--;
+		if (lrv != 0) {
+			rv = lrv;
+			continue;
+		}
+		(*done)++;
+	}
+	if (*done > 0) {
+		ipcqi_seg_wake_data(&q->seg, 0);
+		ipcqi_seg_wake_space(&q->seg, 0);
+	}
+	ipcqi_seg_unlock(&q->seg);
+	if (*done > 0) {
+		ipcqd_qu_pump(q);
+	}
+	return rv;
+}
+
+uint64_t
+ipcqd_queue_purge(ipcqd_queue *q)
+{
+	uint64_t n;
+
+	if (ipcqi_seg_lock(&q->seg) != 0) {
+		return 0;
+	}
+	n = ipcqi_seg_purge(&q->seg);
+	ipcqi_seg_wake_space(&q->seg, 0);
+	ipcqi_seg_unlock(&q->seg);
+	ipcqd_qu_pump(q);
+	return n;
+}
+
+void
+ipcqd_queue_poke(ipcqd_queue *q)
+{
+	ipcqd_qu_pump(q);
+}
+
+static uint32_t
+qu_count(const ipcqd_list *l)
+{
+	uint32_t n = 0;
+
+	for (const ipcqd_node *x = l->next; x != l; x = x->next) {
+		n++;
+	}
+	return n;
+}
+
+void
+ipcqd_queue_get_stats(ipcqd_queue *q, ipcqd_queue_stats *st)
+{
+	const ipcqi_seg_hdr *hd = q->seg.hdr;
+
+	*st = (ipcqd_queue_stats){ 0 };
+	st->producers         = q->producers_live;
+	st->consumers         = q->consumers;
+	st->producers_ended   = q->producers_ended;
+	st->producers_lost    = q->producers_lost;
+	st->senders_waiting   = qu_count(&q->send_waiters);
+	st->receivers_waiting = qu_count(&q->recv_waiters);
+	/* Plus the shared-memory clients asleep in the segment. */
+	st->ended             = q->ended;
+	st->abandoned         = ipcqd_queue_abandoned(q);
+	if (ipcqi_seg_lock(&q->seg) != 0) {
+		st->corrupt = true;
+		return;
+	}
+	st->depth       = hd->ready;
+	st->bytes       = hd->ready_bytes + hd->leased_bytes;
+	st->in_flight   = hd->leased;
+	st->writing     = hd->writing;
+	st->sent        = hd->sent;
+	st->received    = hd->received;
+	st->acked       = hd->acked;
+	st->redelivered = hd->redelivered;
+	st->dropped     = hd->dropped;
+	st->purged      = hd->purged;
+	st->senders_waiting += ipcqi_seg_sleeping(&q->seg, IPCQI_SLEEP_SEND);
+	st->receivers_waiting += ipcqi_seg_sleeping(&q->seg, IPCQI_SLEEP_RECV);
+	ipcqi_seg_unlock(&q->seg);
+}

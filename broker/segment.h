@@ -1,0 +1,57 @@
+/*
+ * The segment files of one broker instance: their names, creation,
+ * removal and adoption after a crash, and the doorbell with the waker
+ * thread that turns a shared-memory client's change into a pump of the
+ * queue's parked socket requests.
+ *
+ * Names are the broker's, never a user's: "/ipcq-<uid>-<tag>-<id>" for
+ * a queue and "/ipcq-<uid>-<tag>-bell" for the doorbell, where tag is a
+ * hash of the broker's first listening address (so a broker restarted on
+ * the same address finds its segments, and brokers on other addresses
+ * never touch them) and id a number unique within the tag. Mode 0600.
+ */
+#ifndef IPCQD_SEGMENT_H
+#define IPCQD_SEGMENT_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "ipcqi_seg.h"
+#include "queue.h"
+
+struct ipcqd_broker;
+
+typedef struct ipcqd_segs {
+	char        prefix[64]; /* "ipcq-<uid>-<tag>-" (no leading '/') */
+	uint64_t    next_id;    /* broker lock */
+	ipcqi_bell *bell;       /* mapped doorbell, NULL if none */
+	char        bell_name[80];
+	pthread_t   waker;
+	int         waker_on;
+	int         stop; /* atomic: the waker should exit */
+} ipcqd_segs;
+
+/* Derive names from the broker's first address and create the doorbell
+ * (an existing one of ours is reused). 0 or an ipcq error. */
+int ipcqd_segs_init(ipcqd_segs *s, const char *url);
+
+/* Create the segment file of a new queue and map it. On success
+ * shm_name holds its name. */
+int ipcqd_segs_create(ipcqd_segs *s, const char *name,
+    const ipcqd_queue_opts *o, ipcqi_seg *seg, char *shm_name, size_t len);
+
+/* Remove a segment file (mappings stay valid until unmapped). */
+void ipcqd_segs_unlink(const char *shm_name);
+
+/* Adopt every segment of ours left by an earlier instance: each valid
+ * one becomes a queue again (its leases and unfinished loans returned:
+ * their holders died with that instance); an unreadable one of ours is
+ * removed; files of other users, other tags or other layout versions are
+ * left alone. Broker lock held. Returns the number adopted. */
+int ipcqd_segs_adopt(ipcqd_segs *s, struct ipcqd_broker *b);
+
+/* Start / stop the waker thread (stop also removes the doorbell). */
+int  ipcqd_segs_start_waker(ipcqd_segs *s, struct ipcqd_broker *b);
+void ipcqd_segs_fini(ipcqd_segs *s);
+
+#endif

@@ -1,0 +1,492 @@
+/*
+ * The shared-memory fast path: send, recv, ack and nack straight on the
+ * queue's segment, with the same rules as the broker (proto/ipcqi_seg*.c
+ * is the one implementation of them both paths use), futex sleeps for
+ * blocking calls, and the broker's doorbell rung when it has parked
+ * socket requests on the queue.
+ *
+ * The broker stays the authority for everything else: the handle (our
+ * holder id in the segment) is opened, ended and detached over the
+ * socket, and the socket connection is how the broker learns that we
+ * died (it then returns our leases and discards our unfinished writes).
+ * If that connection drops, sleepers are woken (ipcqi_shm_kick_all) and
+ * return IPCQ_ECONNLOST; the next call re-opens and re-maps.
+ */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ipcqi_client.h"
+
+/* Messages admitted per segment lock: bounds how long a big batch holds
+ * the lock against other processes. */
+#define SHM_CHUNK 64
+
+int
+ipcqi_shm_wanted(const ipcq_queue *q)
+{
+	const char *env = getenv("IPCQ_TRANSPORT");
+
+	if (q->opts.transport == IPCQ_TRANSPORT_SOCKET ||
+	    (env != NULL && strcmp(env, "socket") == 0)) {
+		return 0;
+	}
+	/* Only over ipc://: a segment name means something only on the
+	 * broker's host, and over tcp:// we cannot know we share it. */
+	return strncmp(q->c->opts.url, "ipc://", 6) == 0;
+}
+
+static ipcqi_bell *
+shm_map_bell(const char *name)
+{
+	int         fd = shm_open(name, O_RDWR | O_NOFOLLOW | O_CLOEXEC, 0);
+	struct stat st;
+	void       *p;
+
+	if (fd < 0) {
+		return NULL;
+	}
+	if (fstat(fd, &st) != 0 || st.st_size < (off_t) sizeof(ipcqi_bell)) {
+		close(fd);
+		return NULL;
+	}
+	p = mmap(NULL, sizeof(ipcqi_bell), PROT_READ | PROT_WRITE, MAP_SHARED,
+	    fd, 0);
+	close(fd);
+	if (p == MAP_FAILED) {
+		return NULL;
+	}
+	if (__atomic_load_n(&((ipcqi_bell *) p)->magic, __ATOMIC_ACQUIRE) !=
+	    IPCQI_BELL_MAGIC) {
+		munmap(p, sizeof(ipcqi_bell));
+		return NULL;
+	}
+	return p;
+}
+
+static void
+shm_unmap(ipcqi_shm *m)
+{
+	ipcqi_seg_unmap(&m->seg);
+	if (m->bell != NULL) {
+		munmap(m->bell, sizeof(ipcqi_bell));
+	}
+	free(m);
+}
+
+void
+ipcqi_shm_attach(ipcq_queue *q, const Ipcq__V1__ShmInfo *info)
+{
+	ipcqi_shm *m;
+	int        fd;
+
+	/* Whatever happens, the old mapping no longer is the handle's. */
+	__atomic_store_n(&q->shm, NULL, __ATOMIC_RELEASE);
+	if (info == NULL || info->segment == NULL || info->bell == NULL ||
+	    info->segment[0] != '/' || (m = calloc(1, sizeof(*m))) == NULL) {
+		return;
+	}
+	fd = shm_open(info->segment, O_RDWR | O_NOFOLLOW | O_CLOEXEC, 0);
+	if (fd < 0) {
+		free(m); /* another host or user: the socket path it is */
+		return;
+	}
+	if (ipcqi_seg_map(&m->seg, fd, q->name) != 0 ||
+	    m->seg.seg_bytes != info->seg_bytes ||
+	    (m->bell = shm_map_bell(info->bell)) == NULL) {
+		close(fd);
+		shm_unmap(m);
+		return;
+	}
+	close(fd);
+	m->holder   = q->handle;
+	m->pipe     = q->pipe;
+	m->epoch    = q->epoch;
+	m->producer = (q->opts.roles & IPCQ_ROLE_PRODUCER) != 0;
+	m->consumer = (q->opts.roles & IPCQ_ROLE_CONSUMER) != 0;
+	m->older    = q->shm_all;
+	q->shm_all  = m;
+	/* Release: a thread that loads q->shm sees the mapping whole. */
+	__atomic_store_n(&q->shm, m, __ATOMIC_RELEASE);
+}
+
+ipcqi_shm *
+ipcqi_shm_current(ipcq_queue *q)
+{
+	ipcqi_shm *m = __atomic_load_n(&q->shm, __ATOMIC_ACQUIRE);
+
+	if (m == NULL || __atomic_load_n(&q->stale, __ATOMIC_ACQUIRE) ||
+	    __atomic_load_n(&q->c->pipe, __ATOMIC_SEQ_CST) != m->pipe) {
+		return NULL;
+	}
+	return m;
+}
+
+int
+ipcqi_shm_pick(ipcq_queue *q, int64_t deadline, ipcqi_shm **mp)
+{
+	ipcqi_hsnap h;
+	int         rv;
+
+	*mp = ipcqi_shm_current(q);
+	/* Only a queue that was on shared memory pays for the re-open
+	 * here (the socket path does its own); a failure to reconnect is
+	 * the call's answer, not a reason to try the socket again. */
+	if (*mp == NULL &&
+	    __atomic_load_n(&q->shm_all, __ATOMIC_ACQUIRE) != NULL) {
+		if ((rv = ipcqi_queue_handle(q, deadline, &h)) != 0) {
+			return rv;
+		}
+		*mp = ipcqi_shm_current(q);
+	}
+	return 0;
+}
+
+void
+ipcqi_shm_kick_all(ipcq_client *c)
+{
+	for (ipcq_queue *q = c->queues; q != NULL; q = q->next) {
+		ipcqi_shm *m = __atomic_load_n(&q->shm, __ATOMIC_ACQUIRE);
+		if (m != NULL) {
+			/* A changed word makes a sleeper about to sleep
+			 * return at once; the wake gets the others. */
+			__atomic_fetch_add(&m->seg.hdr->data_seq, 1,
+			    __ATOMIC_SEQ_CST);
+			__atomic_fetch_add(&m->seg.hdr->space_seq, 1,
+			    __ATOMIC_SEQ_CST);
+			ipcqi_futex_wake(&m->seg.hdr->data_seq, INT32_MAX);
+			ipcqi_futex_wake(&m->seg.hdr->space_seq, INT32_MAX);
+		}
+	}
+}
+
+void
+ipcqi_shm_fini(ipcq_queue *q)
+{
+	ipcqi_shm *m = q->shm_all;
+
+	q->shm     = NULL;
+	q->shm_all = NULL;
+	while (m != NULL) {
+		ipcqi_shm *older = m->older;
+		shm_unmap(m);
+		m = older;
+	}
+}
+
+/* Lock the segment, or say why not. */
+static int
+shm_lock(ipcqi_shm *m)
+{
+	int rv = ipcqi_seg_lock(&m->seg);
+
+	if (rv == 0 && (m->seg.hdr->qstate & IPCQI_QS_DELETED)) {
+		ipcqi_seg_unlock(&m->seg);
+		return IPCQ_EDELETED;
+	}
+	return rv;
+}
+
+/*
+ * Sleep on a segment word (lock held on entry, released here) until it
+ * changes or the deadline passes. IPCQ_ECONNLOST if the connection that
+ * owns the handle dropped meanwhile.
+ */
+static int
+shm_sleep(ipcq_queue *q, ipcqi_shm *m, uint32_t kind, int64_t deadline)
+{
+	ipcqi_seg_hdr *h        = m->seg.hdr;
+	uint32_t      *seq      = kind == IPCQI_SLEEP_RECV ? &h->data_seq
+	                                                   : &h->space_seq;
+	uint32_t      *sleepers = kind == IPCQI_SLEEP_RECV ? &h->data_sleepers
+	                                                   : &h->space_sleepers;
+	uint32_t       seen;
+	int            rv = 0;
+
+	if (ipcqi_now_ms() >= deadline) {
+		ipcqi_seg_unlock(&m->seg);
+		return IPCQ_ETIMEDOUT;
+	}
+	*sleepers = 1;
+	seen      = __atomic_load_n(seq, __ATOMIC_ACQUIRE);
+	/* Counted for the broker's stats (and its parked-peer tests). */
+	ipcqi_seg_sleeper(&m->seg, m->holder, kind, +1);
+	ipcqi_seg_unlock(&m->seg);
+	/* After reading seq: a drop kicked after this check changes seq,
+	 * so the sleep below returns at once. */
+	if (ipcqi_shm_current(q) != m) {
+		rv = IPCQ_ECONNLOST;
+	} else {
+		(void) ipcqi_futex_wait(seq, seen, deadline);
+		if (ipcqi_shm_current(q) != m) {
+			rv = IPCQ_ECONNLOST;
+		}
+	}
+	if (ipcqi_seg_lock(&m->seg) == 0) {
+		ipcqi_seg_sleeper(&m->seg, m->holder, kind, -1);
+		ipcqi_seg_unlock(&m->seg);
+	}
+	return rv;
+}
+
+/* The broker counts producers for end of stream: a handle opened without
+ * the producer role becomes one at its first send, which on this path
+ * the broker does not see. Tell it with an empty send. */
+static int
+shm_register_producer(ipcq_queue *q, ipcqi_shm *m, int64_t deadline)
+{
+	Ipcq__V1__Request     req = IPCQ__V1__REQUEST__INIT;
+	Ipcq__V1__SendRequest s   = IPCQ__V1__SEND_REQUEST__INIT;
+	Ipcq__V1__Reply      *rep;
+	int                   rv;
+
+	if (__atomic_load_n(&m->producer, __ATOMIC_ACQUIRE)) {
+		return 0;
+	}
+	s.handle      = m->holder;
+	req.body_case = IPCQ__V1__REQUEST__BODY_SEND;
+	req.send      = &s;
+	rv = ipcqi_call(q->c, &req, deadline, IPCQ__V1__REPLY__BODY_SEND, &rep,
+	    NULL);
+	ipcqi_reply_free(rep);
+	if (rv == 0) {
+		__atomic_store_n(&m->producer, 1, __ATOMIC_RELEASE);
+	}
+	return rv == IPCQ_EBADHANDLE ? IPCQ_ECONNLOST : rv;
+}
+
+/* Likewise for consumers (stats): a wait that does not wait. */
+static int
+shm_register_consumer(ipcq_queue *q, ipcqi_shm *m, int64_t deadline)
+{
+	Ipcq__V1__Request     req = IPCQ__V1__REQUEST__INIT;
+	Ipcq__V1__WaitRequest w   = IPCQ__V1__WAIT_REQUEST__INIT;
+	Ipcq__V1__Reply      *rep;
+	int                   rv;
+
+	if (__atomic_load_n(&m->consumer, __ATOMIC_ACQUIRE)) {
+		return 0;
+	}
+	w.handle      = m->holder;
+	w.timeout_ms  = 0;
+	req.body_case = IPCQ__V1__REQUEST__BODY_WAIT;
+	req.wait      = &w;
+	rv = ipcqi_call(q->c, &req, deadline, IPCQ__V1__REPLY__BODY__NOT_SET,
+	    &rep, NULL);
+	ipcqi_reply_free(rep);
+	if (rv == 0 || rv == IPCQ_ETIMEDOUT || rv == IPCQ_EOF ||
+	    rv == IPCQ_EABANDONED) {
+		__atomic_store_n(&m->consumer, 1, __ATOMIC_RELEASE);
+		return 0;
+	}
+	return rv == IPCQ_EBADHANDLE ? IPCQ_ECONNLOST : rv;
+}
+
+static int
+shm_check_batch(const ipcqi_shm *m, const ipcq_iov *msgs, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (msgs[i].data == NULL && msgs[i].len != 0) {
+			return IPCQ_EINVAL;
+		}
+		if (msgs[i].len > m->seg.max_message_bytes) {
+			return IPCQ_EMSGSIZE; /* nothing of the batch goes in */
+		}
+	}
+	return 0;
+}
+
+int
+ipcqi_shm_send(ipcq_queue *q, ipcqi_shm *m, const ipcq_iov *msgs, size_t n,
+    size_t *sent, int64_t deadline)
+{
+	ipcqi_seg_payload p[SHM_CHUNK];
+	size_t            total = 0;
+	int               rv;
+
+	if ((rv = shm_check_batch(m, msgs, n)) != 0) {
+		return rv;
+	}
+	if (__atomic_load_n(&m->ended, __ATOMIC_ACQUIRE)) {
+		return IPCQ_ECLOSED; /* this producer ended its stream */
+	}
+	if ((rv = shm_register_producer(q, m, deadline)) != 0) {
+		return rv;
+	}
+	while (total < n) {
+		size_t k = n - total < SHM_CHUNK ? n - total : SHM_CHUNK;
+		size_t acc = 0;
+
+		for (size_t i = 0; i < k; i++) {
+			p[i].data = msgs[total + i].data;
+			p[i].len  = msgs[total + i].len;
+		}
+		if ((rv = shm_lock(m)) != 0) {
+			break;
+		}
+		rv = ipcqi_seg_admit(&m->seg, p, k, &acc);
+		if (acc > 0) {
+			ipcqi_seg_wake_data(&m->seg, (int) acc);
+			ipcqi_seg_ring_broker(&m->seg, m->bell, IPCQI_WATCH_DATA);
+		}
+		total += acc;
+		if (sent != NULL) {
+			*sent = total;
+		}
+		if (rv == IPCQI_WOULD_BLOCK) {
+			rv = shm_sleep(q, m, IPCQI_SLEEP_SEND, deadline);
+			if (rv != 0) {
+				break;
+			}
+			continue;
+		}
+		ipcqi_seg_unlock(&m->seg);
+		if (rv != 0) {
+			break;
+		}
+	}
+	return rv;
+}
+
+/* One received record as a message the caller owns (lock held). */
+static ipcq_msg *
+shm_msg(ipcq_queue *q, ipcqi_shm *m, const ipcqi_seg_ref *r, int explicit)
+{
+	ipcq_msg *msg = malloc(sizeof(*msg) + r->len);
+
+	if (msg == NULL) {
+		return NULL;
+	}
+	msg->q              = q;
+	msg->shm            = explicit ? m : NULL;
+	msg->pos            = r->pos;
+	msg->epoch          = m->epoch;
+	msg->lease          = r->lease;
+	msg->delivery_count = r->deliveries;
+	msg->redelivered    = r->deliveries > 1;
+	msg->len            = r->len;
+	memcpy(msg->data, r->data, r->len);
+	return msg;
+}
+
+/* Take up to max ready records (lock held); the count. */
+static size_t
+shm_take(ipcq_queue *q, ipcqi_shm *m, ipcq_msg **msgs, size_t max)
+{
+	int      explicit = q->opts.ack_mode == IPCQ_ACK_EXPLICIT;
+	size_t   k        = 0;
+	uint32_t len;
+
+	while (k < max && ipcqi_seg_next_len(&m->seg, &len)) {
+		ipcqi_seg_ref r;
+		ipcq_msg     *msg;
+
+		if (ipcqi_seg_take(&m->seg, m->holder, &r) != 0) {
+			break;
+		}
+		if ((msg = shm_msg(q, m, &r, explicit)) == NULL) {
+			ipcqi_seg_finish(&m->seg, r.pos, r.lease, m->holder, true);
+			break;
+		}
+		if (explicit) {
+			__atomic_fetch_add(&m->own_leases, 1, __ATOMIC_RELAXED);
+		} else {
+			ipcqi_seg_finish(&m->seg, r.pos, r.lease, m->holder, false);
+		}
+		msgs[k++] = msg;
+	}
+	if (k > 0 && !explicit) {
+		/* Auto-acked: space for producers; and a drained queue may
+		 * now answer EOF to the broker's parked receivers. */
+		ipcqi_seg_wake_space(&m->seg, (int) k);
+		ipcqi_seg_ring_broker(&m->seg, m->bell,
+		    IPCQI_WATCH_SPACE | IPCQI_WATCH_DATA);
+	}
+	return k;
+}
+
+int
+ipcqi_shm_recv(ipcq_queue *q, ipcqi_shm *m, ipcq_msg **msgs, size_t max,
+    size_t *n, int64_t deadline)
+{
+	int rv;
+
+	if ((rv = shm_register_consumer(q, m, deadline)) != 0) {
+		return rv;
+	}
+	for (;;) {
+		size_t k;
+
+		if ((rv = shm_lock(m)) != 0) {
+			return rv;
+		}
+		if ((k = shm_take(q, m, msgs, max)) > 0) {
+			ipcqi_seg_unlock(&m->seg);
+			*n = k;
+			return 0;
+		}
+		if (ipcqi_seg_corrupt(&m->seg)) {
+			ipcqi_seg_unlock(&m->seg);
+			return IPCQ_ECORRUPT;
+		}
+		rv = ipcqi_seg_empty_status(&m->seg,
+		    __atomic_load_n(&m->own_leases, __ATOMIC_RELAXED));
+		if (rv != IPCQI_WOULD_BLOCK) {
+			ipcqi_seg_unlock(&m->seg);
+			return rv;
+		}
+		rv = shm_sleep(q, m, IPCQI_SLEEP_RECV, deadline);
+		if (rv != 0) {
+			return rv;
+		}
+	}
+}
+
+int
+ipcqi_shm_finish(ipcq_queue *q, const ipcq_msg *const *msgs, size_t n,
+    int requeue)
+{
+	ipcqi_shm *m  = ipcqi_shm_current(q);
+	size_t     ok = 0;
+	int        rv = 0, lrv;
+
+	(void) q;
+	if (m == NULL) {
+		return IPCQ_ENOLEASE; /* the connection went: leases with it */
+	}
+	if ((lrv = shm_lock(m)) != 0) {
+		return lrv;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (msgs[i]->shm != m) {
+			rv = IPCQ_ENOLEASE; /* from an earlier handle */
+			continue;
+		}
+		lrv = ipcqi_seg_finish(&m->seg, msgs[i]->pos, msgs[i]->lease,
+		    m->holder, requeue != 0);
+		if (lrv != 0) {
+			rv = lrv;
+			continue;
+		}
+		__atomic_fetch_sub(&m->own_leases, 1, __ATOMIC_RELAXED);
+		ok++;
+	}
+	if (ok > 0) {
+		/* An ack frees space; either may let EOF through. */
+		ipcqi_seg_wake_data(&m->seg, (int) ok);
+		ipcqi_seg_wake_space(&m->seg, (int) ok);
+		ipcqi_seg_ring_broker(&m->seg, m->bell,
+		    IPCQI_WATCH_SPACE | IPCQI_WATCH_DATA);
+	}
+	ipcqi_seg_unlock(&m->seg);
+	return rv;
+}
+
+int
+ipcq_queue_is_shm(ipcq_queue *q)
+{
+	return q != NULL && ipcqi_shm_current(q) != NULL;
+}

@@ -1,0 +1,275 @@
+/*
+ * Segment mapping, validation, the robust lock and its recovery rule.
+ * Layout and trust rules: ipcqi_seg.h and docs/shm.md.
+ */
+#include "ipcqi_seg.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ipcq.h"
+
+/* The layout is a contract between processes built separately: pin it. */
+_Static_assert(sizeof(ipcqi_seg_rec) == IPCQI_SEG_REC_BYTES, "record size");
+_Static_assert(offsetof(ipcqi_seg_rec, holder) == 16, "record holder");
+_Static_assert(offsetof(ipcqi_seg_rec, lease) == 24, "record lease");
+_Static_assert(offsetof(ipcqi_seg_hdr, seg_bytes) == 16, "hdr seg_bytes");
+_Static_assert(offsetof(ipcqi_seg_hdr, name) == 48, "hdr name");
+_Static_assert(offsetof(ipcqi_seg_hdr, max_messages) == 184, "hdr options");
+_Static_assert(offsetof(ipcqi_seg_hdr, durable) == 212, "hdr durable");
+_Static_assert(offsetof(ipcqi_seg_hdr, lock) == 256, "hdr lock");
+_Static_assert(sizeof(pthread_mutex_t) <= 64, "mutex fits its line");
+_Static_assert(offsetof(ipcqi_seg_hdr, head) == 320, "hdr state");
+_Static_assert(offsetof(ipcqi_seg_hdr, qstate) == 448, "hdr qstate");
+_Static_assert(offsetof(ipcqi_seg_hdr, data_seq) == 512, "hdr data_seq");
+_Static_assert(offsetof(ipcqi_seg_hdr, space_seq) == 576, "hdr space_seq");
+_Static_assert(offsetof(ipcqi_seg_hdr, broker_pending) == 640,
+    "hdr broker_pending");
+_Static_assert(offsetof(ipcqi_seg_hdr, sleepers) == 1024, "hdr sleepers");
+_Static_assert(sizeof(struct ipcqi_seg_sleeper) == 16, "sleeper slot");
+_Static_assert(sizeof(ipcqi_seg_hdr) == 1024 + 16 * IPCQI_SEG_SLEEPER_SLOTS,
+    "hdr size");
+_Static_assert(sizeof(ipcqi_seg_hdr) <= IPCQI_SEG_HDR_BYTES, "hdr fits");
+_Static_assert(sizeof(ipcqi_bell) == 16, "bell size");
+
+/* A ring larger than this is refused (EINVAL at queue creation): the
+ * bounds are meant to bound memory, and 64 GiB of one queue does not. */
+#define SEG_RING_MAX (64ull << 30)
+
+static uint64_t
+seg_round(uint64_t n)
+{
+	return (n + IPCQI_SEG_ALIGN - 1) & ~(uint64_t) (IPCQI_SEG_ALIGN - 1);
+}
+
+uint64_t
+ipcqi_seg_ring_bytes(const ipcqi_seg_params *p)
+{
+	/* Every message costs its payload, a header and up to 31 bytes of
+	 * rounding; one more largest message covers the PAD a wrap may
+	 * waste. With these, the bounds (not the ring) decide "full" as
+	 * long as messages are acked roughly in order. */
+	uint64_t per_msg = IPCQI_SEG_REC_BYTES + IPCQI_SEG_ALIGN - 1;
+	uint64_t n;
+
+	if (p->max_messages > SEG_RING_MAX / per_msg ||
+	    p->max_bytes > SEG_RING_MAX) {
+		return 0;
+	}
+	n = p->max_bytes + p->max_messages * per_msg +
+	    seg_round((uint64_t) p->max_message_bytes + IPCQI_SEG_REC_BYTES);
+	n = seg_round(n);
+	return n > SEG_RING_MAX ? 0 : n;
+}
+
+static void
+seg_geometry(ipcqi_seg *s, unsigned char *base, uint64_t seg_bytes)
+{
+	s->base       = base;
+	s->hdr        = (ipcqi_seg_hdr *) (void *) base;
+	s->ring       = base + IPCQI_SEG_HDR_BYTES;
+	s->seg_bytes  = seg_bytes;
+	s->ring_bytes = seg_bytes - IPCQI_SEG_HDR_BYTES;
+}
+
+static int
+seg_init_lock(pthread_mutex_t *m)
+{
+	pthread_mutexattr_t a;
+	int                 rv;
+
+	pthread_mutexattr_init(&a);
+	pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+	pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+	rv = pthread_mutex_init(m, &a);
+	pthread_mutexattr_destroy(&a);
+	return rv;
+}
+
+int
+ipcqi_seg_create(ipcqi_seg *s, int fd, const ipcqi_seg_params *p)
+{
+	uint64_t       ring = ipcqi_seg_ring_bytes(p);
+	uint64_t       total;
+	void          *base;
+	ipcqi_seg_hdr *h;
+
+	memset(s, 0, sizeof(*s));
+	if (ring == 0 || strlen(p->name) > IPCQI_NAME_MAX) {
+		return IPCQ_EINVAL;
+	}
+	total = IPCQI_SEG_HDR_BYTES + ring;
+	if (ftruncate(fd, (off_t) total) != 0) {
+		return IPCQ_ENOMEM;
+	}
+	base = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (base == MAP_FAILED) {
+		return IPCQ_ENOMEM;
+	}
+	seg_geometry(s, base, total);
+	h = s->hdr;
+	memset(h, 0, sizeof(*h));
+	h->hdr_bytes          = IPCQI_SEG_HDR_BYTES;
+	h->rec_bytes          = IPCQI_SEG_REC_BYTES;
+	h->seg_bytes          = total;
+	h->ring_bytes         = ring;
+	h->broker_tag         = p->broker_tag;
+	h->queue_id           = p->queue_id;
+	snprintf(h->name, sizeof(h->name), "%s", p->name);
+	h->max_messages       = p->max_messages;
+	h->max_bytes          = p->max_bytes;
+	h->max_message_bytes  = p->max_message_bytes;
+	h->full_policy        = (uint32_t) p->full_policy;
+	h->expected_producers = p->expected_producers;
+	h->durable            = p->durable != 0;
+	h->next_lease         = 1;
+	if (seg_init_lock(&h->lock) != 0) {
+		munmap(base, total);
+		memset(s, 0, sizeof(*s));
+		return IPCQ_ENOMEM;
+	}
+	s->max_messages      = p->max_messages;
+	s->max_bytes         = p->max_bytes;
+	s->max_message_bytes = p->max_message_bytes;
+	s->full_policy       = p->full_policy;
+	/* Magic and version last: a reader that sees them sees the rest. */
+	h->version = IPCQI_SEG_VERSION;
+	__atomic_store_n(&h->magic, IPCQI_SEG_MAGIC, __ATOMIC_RELEASE);
+	return 0;
+}
+
+/* Check the header of a mapping of file_bytes against itself and the
+ * file. Only geometry and options: the ring is checked as it is walked. */
+static int
+seg_check_hdr(const ipcqi_seg_hdr *h, uint64_t file_bytes, const char *want)
+{
+	ipcqi_seg_params p;
+
+	if (__atomic_load_n(&h->magic, __ATOMIC_ACQUIRE) != IPCQI_SEG_MAGIC) {
+		return IPCQ_ECORRUPT;
+	}
+	if (h->version != IPCQI_SEG_VERSION) {
+		return IPCQ_EVERSION;
+	}
+	if (h->hdr_bytes != IPCQI_SEG_HDR_BYTES ||
+	    h->rec_bytes != IPCQI_SEG_REC_BYTES ||
+	    h->seg_bytes != file_bytes ||
+	    h->ring_bytes != file_bytes - IPCQI_SEG_HDR_BYTES ||
+	    memchr(h->name, 0, sizeof(h->name)) == NULL ||
+	    (want != NULL && strcmp(h->name, want) != 0) ||
+	    h->full_policy > 2 || h->max_message_bytes == 0 ||
+	    h->max_message_bytes > IPCQI_MAX_MESSAGE_BYTES) {
+		return IPCQ_ECORRUPT;
+	}
+	memset(&p, 0, sizeof(p));
+	p.name              = h->name;
+	p.max_messages      = h->max_messages;
+	p.max_bytes         = h->max_bytes;
+	p.max_message_bytes = h->max_message_bytes;
+	/* The ring must be the one these bounds give, so that a writer
+	 * cannot make readers trust a larger ring than the file. */
+	if (ipcqi_seg_ring_bytes(&p) != h->ring_bytes) {
+		return IPCQ_ECORRUPT;
+	}
+	return 0;
+}
+
+int
+ipcqi_seg_map(ipcqi_seg *s, int fd, const char *want_name)
+{
+	struct stat st;
+	void       *base;
+	int         rv;
+
+	memset(s, 0, sizeof(*s));
+	if (fstat(fd, &st) != 0 || st.st_size < (off_t) IPCQI_SEG_HDR_BYTES) {
+		return IPCQ_ECORRUPT;
+	}
+	base = mmap(NULL, (size_t) st.st_size, PROT_READ | PROT_WRITE,
+	    MAP_SHARED, fd, 0);
+	if (base == MAP_FAILED) {
+		return IPCQ_ENOMEM;
+	}
+	rv = seg_check_hdr(base, (uint64_t) st.st_size, want_name);
+	if (rv != 0) {
+		munmap(base, (size_t) st.st_size);
+		return rv;
+	}
+	seg_geometry(s, base, (uint64_t) st.st_size);
+	s->max_messages      = s->hdr->max_messages;
+	s->max_bytes         = s->hdr->max_bytes;
+	s->max_message_bytes = s->hdr->max_message_bytes;
+	s->full_policy       = (int) s->hdr->full_policy;
+	return 0;
+}
+
+void
+ipcqi_seg_unmap(ipcqi_seg *s)
+{
+	if (s != NULL && s->base != NULL) {
+		munmap(s->base, s->seg_bytes);
+		memset(s, 0, sizeof(*s));
+	}
+}
+
+void
+ipcqi_seg_quarantine(ipcqi_seg *s)
+{
+	__atomic_fetch_or(&s->hdr->qstate, IPCQI_QS_CORRUPT, __ATOMIC_RELEASE);
+}
+
+bool
+ipcqi_seg_corrupt(const ipcqi_seg *s)
+{
+	return (__atomic_load_n(&s->hdr->qstate, __ATOMIC_ACQUIRE) &
+	           IPCQI_QS_CORRUPT) != 0;
+}
+
+int
+ipcqi_seg_lock(ipcqi_seg *s)
+{
+	int rv = pthread_mutex_lock(&s->hdr->lock);
+
+	if (rv == EOWNERDEAD) {
+		/* The owner died inside a critical section. Every operation
+		 * writes a record fully before it moves tail over it, and
+		 * the counters are derived data: recompute them from the
+		 * records and carry on. */
+		if (ipcqi_seg_repair(s) != 0) {
+			/* Leave the mutex unrecoverable: every later lock
+			 * fails, which is what quarantine means. */
+			pthread_mutex_unlock(&s->hdr->lock);
+			return IPCQ_ECORRUPT;
+		}
+		pthread_mutex_consistent(&s->hdr->lock);
+		/* It may have died before announcing its change, or after
+		 * clearing a sleepers flag but before the wake: announce to
+		 * everyone (a needless wake-up costs a re-check). */
+		__atomic_fetch_add(&s->hdr->data_seq, 1, __ATOMIC_RELEASE);
+		__atomic_fetch_add(&s->hdr->space_seq, 1, __ATOMIC_RELEASE);
+		ipcqi_futex_wake(&s->hdr->data_seq, INT_MAX);
+		ipcqi_futex_wake(&s->hdr->space_seq, INT_MAX);
+		rv = 0;
+	}
+	if (rv != 0) {
+		ipcqi_seg_quarantine(s);
+		return IPCQ_ECORRUPT;
+	}
+	if (ipcqi_seg_corrupt(s)) {
+		pthread_mutex_unlock(&s->hdr->lock);
+		return IPCQ_ECORRUPT;
+	}
+	return 0;
+}
+
+void
+ipcqi_seg_unlock(ipcqi_seg *s)
+{
+	pthread_mutex_unlock(&s->hdr->lock);
+}
