@@ -5,6 +5,7 @@
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -64,6 +65,8 @@ bench_cases_build(bench_case *cases, int max)
 	cs_add(cases, &n, max, BENCH_IPCQ_SEND, "ipcq.send", 64, 1, 1);
 	cs_add(cases, &n, max, BENCH_NNG_RTT_AIO, "nng.reqrep.aio", 64, 1, 1);
 	cs_add(cases, &n, max, BENCH_IPCQ_PING, "ipcq.pingpong", 64, 1, 1);
+	cs_add(cases, &n, max, BENCH_IPCQ_SEND, "ipcq.shm.send", 64, 1, 1);
+	cs_add(cases, &n, max, BENCH_IPCQ_PING, "ipcq.shm.pingpong", 64, 1, 1);
 	for (size_t s = 0; s < sizeof(cs_sizes) / sizeof(cs_sizes[0]); s++) {
 		for (int k = 0; k < 2; k++) {
 			cs_add(cases, &n, max, BENCH_NNG_TPUT, "nng.pushpull",
@@ -72,6 +75,11 @@ bench_cases_build(bench_case *cases, int max)
 			    cs_sizes[s], pcs[k], cs_batch_for(cs_sizes[s]));
 			cs_add(cases, &n, max, BENCH_IPCQ_TPUT,
 			    "ipcq.unbatched", cs_sizes[s], pcs[k], 1);
+			cs_add(cases, &n, max, BENCH_IPCQ_TPUT,
+			    "ipcq.shm.batched", cs_sizes[s], pcs[k],
+			    cs_batch_for(cs_sizes[s]));
+			cs_add(cases, &n, max, BENCH_IPCQ_TPUT,
+			    "ipcq.shm.unbatched", cs_sizes[s], pcs[k], 1);
 		}
 	}
 	bench_peer_cases_build(cases, &n, max);
@@ -311,6 +319,14 @@ bench_case_run(const bench_env *env, const bench_opts *o, bench_case *bc,
 {
 	int rv;
 
+	/* The ipcq cases run once per path: "ipcq.shm.*" on the
+	 * shared-memory fast path (libipcq's default), the others on the
+	 * socket. The workers inherit the choice through the environment. */
+	if (strncmp(bc->name, "ipcq.shm.", 9) == 0) {
+		unsetenv("IPCQ_TRANSPORT");
+	} else {
+		setenv("IPCQ_TRANSPORT", "socket", 1);
+	}
 	if (bc->peer) {
 		rv = bench_peer_run(env, o, bc, uid);
 	} else if (bc->kind == BENCH_NNG_TPUT || bc->kind == BENCH_IPCQ_TPUT) {

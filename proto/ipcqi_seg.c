@@ -222,6 +222,11 @@ void
 ipcqi_seg_quarantine(ipcqi_seg *s)
 {
 	__atomic_fetch_or(&s->hdr->qstate, IPCQI_QS_CORRUPT, __ATOMIC_RELEASE);
+	/* Sleepers must learn it now, not at their deadline. */
+	__atomic_fetch_add(&s->hdr->data_seq, 1, __ATOMIC_RELEASE);
+	__atomic_fetch_add(&s->hdr->space_seq, 1, __ATOMIC_RELEASE);
+	ipcqi_futex_wake(&s->hdr->data_seq, INT32_MAX);
+	ipcqi_futex_wake(&s->hdr->space_seq, INT32_MAX);
 }
 
 bool

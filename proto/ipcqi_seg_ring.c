@@ -191,7 +191,9 @@ ipcqi_seg_put(ipcqi_seg *s, const void *data, uint32_t len)
 	if (len > 0) {
 		memcpy(r + 1, data, len);
 	}
-	h->tail = pos + r->size; /* the record is whole: publish it */
+	/* The record is whole: publish it. Release, so that no compiler or
+	 * CPU moves the payload copy after it (crash rule above). */
+	__atomic_store_n(&h->tail, pos + r->size, __ATOMIC_RELEASE);
 	h->ready++;
 	h->ready_bytes += len;
 	h->sent++;

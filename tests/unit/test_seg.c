@@ -160,6 +160,13 @@ put_seq(ipcqi_seg *s, uint64_t seq, uint32_t len)
 	return ipcqi_seg_put(s, buf, len);
 }
 
+/* Ack a lease: finish it for good. */
+static int
+ack(ipcqi_seg *s, const ipcqi_seg_ref *r, uint64_t holder)
+{
+	return ipcqi_seg_finish(s, r->pos, r->lease, holder, false);
+}
+
 /* A taken payload lies inside the ring, whole. */
 #define CK_IN_RING(s, ref)                                                  \
 	do {                                                                \
@@ -432,7 +439,7 @@ START_TEST(put_take_finish_is_fifo_with_exact_counters)
 	CK_TOTALS(h, 3, 2, 0);
 
 	/* Acked out of order: head waits for the older lease. */
-	ck_assert_int_eq(ipcqi_seg_finish(&f.c, b.pos, b.lease, 1, false), 0);
+	ck_assert_int_eq(ack(&f.c, &b, 1), 0);
 	CK_COUNTS(h, 1, 0, 1, 1);
 	CK_TOTALS(h, 3, 2, 1);
 	ck_assert_uint_eq(h->head, 0);
@@ -445,9 +452,9 @@ START_TEST(put_take_finish_is_fifo_with_exact_counters)
 	ck_assert_int_eq(ipcqi_seg_take(&f.c, 1, &none), IPCQ_ETIMEDOUT);
 	CK_TOTALS(h, 3, 3, 1);
 
-	ck_assert_int_eq(ipcqi_seg_finish(&f.c, a.pos, a.lease, 1, false), 0);
+	ck_assert_int_eq(ack(&f.c, &a, 1), 0);
 	ck_assert_uint_eq(h->head, 160); /* over a and the acked b */
-	ck_assert_int_eq(ipcqi_seg_finish(&f.c, c.pos, c.lease, 1, false), 0);
+	ck_assert_int_eq(ack(&f.c, &c, 1), 0);
 	CK_COUNTS(h, 0, 0, 0, 0);
 	CK_TOTALS(h, 3, 3, 3);
 	ck_assert_uint_eq(h->head, h->tail);
@@ -476,14 +483,15 @@ START_TEST(a_64_byte_message_takes_96_bytes_of_ring)
 			ck_assert_uint_eq(f.c.hdr->tail - t0, 96);
 			plain++;
 		} else {
-			ck_assert_uint_eq(f.c.hdr->tail - t0, T_RING - off + 96);
+			ck_assert_uint_eq(f.c.hdr->tail - t0,
+			    T_RING - off + 96);
 			ck_assert_uint_eq(f.c.hdr->tail % T_RING, 96);
 			padded++;
 		}
 		ck_assert_int_eq(ipcqi_seg_take(&f.c, 1, &r), 0);
 		ck_assert_uint_eq(r.pos + 96, f.c.hdr->tail);
 		ck_assert(same(r.data, (uint64_t) i, 64));
-		ck_assert_int_eq(ipcqi_seg_finish(&f.c, r.pos, r.lease, 1, 0), 0);
+		ck_assert_int_eq(ack(&f.c, &r, 1), 0);
 		ck_assert_uint_eq(f.c.hdr->head, f.c.hdr->tail);
 	}
 	ck_assert_int_gt(plain, 0);
@@ -494,12 +502,13 @@ START_TEST(a_64_byte_message_takes_96_bytes_of_ring)
 
 		ck_assert_int_eq(put_seq(&f.c, len, len), 0);
 		if (f.c.hdr->tail - t0 != size_for(len)) {
-			ck_assert_uint_eq(f.c.hdr->tail % T_RING, size_for(len));
+			ck_assert_uint_eq(f.c.hdr->tail % T_RING,
+			    size_for(len));
 		}
 		ck_assert_int_eq(ipcqi_seg_take(&f.c, 1, &r), 0);
 		ck_assert_uint_eq(r.len, len);
 		ck_assert(same(r.data, len, len));
-		ck_assert_int_eq(ipcqi_seg_finish(&f.c, r.pos, r.lease, 1, 0), 0);
+		ck_assert_int_eq(ack(&f.c, &r, 1), 0);
 	}
 	ck_assert_uint_eq(size_for(0), 32);
 	ck_assert_uint_eq(size_for(1), 64);
@@ -527,7 +536,8 @@ START_TEST(thousands_of_in_order_cycles_wrap_the_ring_byte_exact)
 	for (int it = 0; it < 20000; it++) {
 		int nput = (int) (rng_next(&rng) % 5);
 		for (int j = 0; j < nput; j++) {
-			uint32_t len = (uint32_t) (rng_next(&rng) % (T_MAX_MSG + 1));
+			uint32_t len = (uint32_t) (rng_next(&rng) %
+			    (T_MAX_MSG + 1));
 			uint64_t n   = h->ready + h->leased;
 			uint64_t by  = h->ready_bytes + h->leased_bytes;
 			bool     ok  = n + 1 <= T_MAX_MESSAGES &&
@@ -541,7 +551,8 @@ START_TEST(thousands_of_in_order_cycles_wrap_the_ring_byte_exact)
 			}
 			ck_assert_int_eq(put_seq(&f.c, nsent, len), 0);
 			if (h->tail - t0 != size_for(len)) {
-				ck_assert_uint_eq(h->tail % T_RING, size_for(len));
+				ck_assert_uint_eq(h->tail % T_RING,
+				    size_for(len));
 				pads++;
 			}
 			lens[nsent % 64] = len;
@@ -561,16 +572,15 @@ START_TEST(thousands_of_in_order_cycles_wrap_the_ring_byte_exact)
 			ck_assert_uint_eq(r->deliveries, 1);
 			CK_IN_RING(&f.c, *r);
 			ck_assert_msg(same(r->data, ntaken, r->len),
-			    "payload of message %llu", (unsigned long long) ntaken);
+			    "payload of message %llu",
+			    (unsigned long long) ntaken);
 			ntaken++;
 			nheld++;
 		}
 		/* Ack the oldest leases first. */
 		size_t nack = (size_t) (rng_next(&rng) % (nheld + 1));
 		for (size_t j = 0; j < nack; j++) {
-			ck_assert_int_eq(ipcqi_seg_finish(&f.c, held[j].pos,
-			                     held[j].lease, 1, false),
-			    0);
+			ck_assert_int_eq(ack(&f.c, &held[j], 1), 0);
 		}
 		memmove(held, held + nack, (nheld - nack) * sizeof(held[0]));
 		nheld -= nack;
@@ -578,16 +588,14 @@ START_TEST(thousands_of_in_order_cycles_wrap_the_ring_byte_exact)
 		ck_assert_uint_le(h->tail - h->head, T_RING);
 	}
 	for (size_t j = 0; j < nheld; j++) {
-		ck_assert_int_eq(ipcqi_seg_finish(&f.c, held[j].pos, held[j].lease,
-		                     1, false),
-		    0);
+		ck_assert_int_eq(ack(&f.c, &held[j], 1), 0);
 		nacked++;
 	}
 	while (ntaken < nsent) {
 		ipcqi_seg_ref r;
 		ck_assert_int_eq(ipcqi_seg_take(&f.c, 1, &r), 0);
 		ck_assert(same(r.data, ntaken, r.len));
-		ck_assert_int_eq(ipcqi_seg_finish(&f.c, r.pos, r.lease, 1, 0), 0);
+		ck_assert_int_eq(ack(&f.c, &r, 1), 0);
 		ntaken++;
 		nacked++;
 	}
@@ -632,13 +640,15 @@ START_TEST(random_acks_and_requeues_wrap_the_ring_in_message_order)
 	for (int it = 0; it < ITERS || nheld > 0 || lo < nsent; it++) {
 		int nput = it < ITERS ? (int) (rng_next(&rng) % 4) : 0;
 		for (int j = 0; j < nput; j++) {
-			uint32_t l = (uint32_t) (rng_next(&rng) % (T_MAX_MSG + 1));
+			uint32_t l = (uint32_t) (rng_next(&rng) %
+			    (T_MAX_MSG + 1));
 			if (!ipcqi_seg_fits(&f.c, l)) {
 				/* Fits implies the bounds; not the converse:
 				 * acks out of order hold head back. */
 				break;
 			}
-			ck_assert_uint_le(h->ready + h->leased + 1, T_MAX_MESSAGES);
+			ck_assert_uint_le(h->ready + h->leased + 1,
+			    T_MAX_MESSAGES);
 			ck_assert_uint_le(h->ready_bytes + h->leased_bytes + l,
 			    T_MAX_BYTES);
 			ck_assert_int_eq(put_seq(&f.c, nsent, l), 0);
@@ -744,11 +754,11 @@ START_TEST(admit_under_block_policy_would_block_when_full)
 	ck_assert_int_eq(ipcqi_seg_take(&f.c, 1, &r), 0);
 	ck_assert_int_eq(ipcqi_seg_admit(&f.c, p, 10, &acc), IPCQI_WOULD_BLOCK);
 	ck_assert_uint_eq(acc, 8);
-	ck_assert_int_eq(ipcqi_seg_finish(&f.c, r.pos, r.lease, 1, false), 0);
+	ck_assert_int_eq(ack(&f.c, &r, 1), 0);
 	ck_assert_int_eq(ipcqi_seg_admit(&f.c, p, 10, &acc), IPCQI_WOULD_BLOCK);
 	ck_assert_uint_eq(acc, 9);
 	ck_assert_int_eq(ipcqi_seg_take(&f.c, 1, &r), 0);
-	ck_assert_int_eq(ipcqi_seg_finish(&f.c, r.pos, r.lease, 1, false), 0);
+	ck_assert_int_eq(ack(&f.c, &r, 1), 0);
 	ck_assert_int_eq(ipcqi_seg_admit(&f.c, p, 10, &acc), 0);
 	ck_assert_uint_eq(acc, 10);
 	CK_TOTALS(f.c.hdr, 10, 2, 2);
@@ -917,7 +927,8 @@ START_TEST(oversize_message_is_emsgsize_and_nothing_after_it_goes_in)
 	p[1] = pl(buf, (size_t) UINT32_MAX + 2);
 	ck_assert_int_eq(ipcqi_seg_admit(&f.c, p, 3, &acc), IPCQ_EMSGSIZE);
 	ck_assert_uint_eq(acc, 1);
-	ck_assert_int_eq(ipcqi_seg_put(&f.c, buf, T_MAX_MSG + 1), IPCQ_EMSGSIZE);
+	ck_assert_int_eq(ipcqi_seg_put(&f.c, buf, T_MAX_MSG + 1),
+	    IPCQ_EMSGSIZE);
 	ck_assert_int_eq(ipcqi_seg_reserve(&f.c, T_MAX_MSG + 1, 1, &pos, &d),
 	    IPCQ_EMSGSIZE);
 	ck_assert_int_eq(ipcqi_seg_put(&f.c, buf, T_MAX_MSG), 0);
@@ -959,9 +970,9 @@ START_TEST(requeued_message_is_delivered_again_before_newer_ones)
 	ck_assert_int_eq(ipcqi_seg_take(&f.c, 3, &b), 0);
 	ck_assert(same(b.data, 1, 11));
 	ck_assert_uint_eq(b.deliveries, 2);
-	ck_assert_int_eq(ipcqi_seg_finish(&f.c, a2.pos, a2.lease, 2, false), 0);
-	ck_assert_int_eq(ipcqi_seg_finish(&f.c, b.pos, b.lease, 3, false), 0);
-	ck_assert_int_eq(ipcqi_seg_finish(&f.c, c.pos, c.lease, 2, false), 0);
+	ck_assert_int_eq(ack(&f.c, &a2, 2), 0);
+	ck_assert_int_eq(ack(&f.c, &b, 3), 0);
+	ck_assert_int_eq(ack(&f.c, &c, 2), 0);
 	CK_COUNTS(f.c.hdr, 0, 0, 0, 0);
 	CK_TOTALS(f.c.hdr, 3, 5, 3);
 	ck_assert_uint_eq(f.c.hdr->redelivered, 2);
@@ -985,7 +996,8 @@ START_TEST(finish_with_a_wrong_holder_lease_or_position_is_enolease)
 	ck_assert_int_eq(ipcqi_seg_take(&f.c, 1, &a), 0);
 	ck_assert_int_eq(ipcqi_seg_take(&f.c, 1, &b), 0);
 
-	ck_assert_int_eq(ipcqi_seg_finish(&f.c, a.pos, a.lease, 2, false),
+	ck_assert_int_eq(ack(&f.c, &a, 2), IPCQ_ENOLEASE);
+	ck_assert_int_eq(ipcqi_seg_finish(&f.c, a.pos, a.lease, 2, true),
 	    IPCQ_ENOLEASE);
 	ck_assert_int_eq(ipcqi_seg_finish(&f.c, a.pos, b.lease, 1, false),
 	    IPCQ_ENOLEASE);
@@ -1002,16 +1014,13 @@ START_TEST(finish_with_a_wrong_holder_lease_or_position_is_enolease)
 	/* A requeued message's old lease is stale. */
 	ck_assert_int_eq(ipcqi_seg_finish(&f.c, a.pos, a.lease, 1, true), 0);
 	ck_assert_int_eq(ipcqi_seg_take(&f.c, 1, &a2), 0);
-	ck_assert_int_eq(ipcqi_seg_finish(&f.c, a.pos, a.lease, 1, false),
-	    IPCQ_ENOLEASE);
-	ck_assert_int_eq(ipcqi_seg_finish(&f.c, a2.pos, a2.lease, 1, false), 0);
+	ck_assert_int_eq(ack(&f.c, &a, 1), IPCQ_ENOLEASE);
+	ck_assert_int_eq(ack(&f.c, &a2, 1), 0);
 	/* Acked twice, and a position since reclaimed. */
-	ck_assert_int_eq(ipcqi_seg_finish(&f.c, a2.pos, a2.lease, 1, false),
-	    IPCQ_ENOLEASE);
+	ck_assert_int_eq(ack(&f.c, &a2, 1), IPCQ_ENOLEASE);
 	ck_assert_uint_gt(h->head, a.pos);
-	ck_assert_int_eq(ipcqi_seg_finish(&f.c, b.pos, b.lease, 1, false), 0);
-	ck_assert_int_eq(ipcqi_seg_finish(&f.c, b.pos, b.lease, 1, false),
-	    IPCQ_ENOLEASE);
+	ck_assert_int_eq(ack(&f.c, &b, 1), 0);
+	ck_assert_int_eq(ack(&f.c, &b, 1), IPCQ_ENOLEASE);
 	CK_COUNTS(h, 0, 0, 0, 0);
 	CK_TOTALS(h, 2, 3, 2);
 	ck_assert_uint_eq(h->redelivered, 1);
@@ -1059,14 +1068,13 @@ START_TEST(return_holder_gives_back_only_that_holders_leases_in_order)
 		ck_assert_msg(same(t.data, want[i], t.len), "take %d", i);
 		ck_assert_uint_eq(t.len, 1 + want[i]);
 		ck_assert_uint_eq(t.deliveries, dlv[i]);
-		ck_assert_int_eq(ipcqi_seg_finish(&f.c, t.pos, t.lease, C, 0), 0);
+		ck_assert_int_eq(ack(&f.c, &t, C), 0);
 	}
 	ck_assert_int_eq(ipcqi_seg_take(&f.c, C, &t), IPCQ_ETIMEDOUT);
 	/* A's old leases are gone; B's are untouched. */
-	ck_assert_int_eq(ipcqi_seg_finish(&f.c, r[0].pos, r[0].lease, A, 0),
-	    IPCQ_ENOLEASE);
-	ck_assert_int_eq(ipcqi_seg_finish(&f.c, r[1].pos, r[1].lease, B, 0), 0);
-	ck_assert_int_eq(ipcqi_seg_finish(&f.c, r[3].pos, r[3].lease, B, 0), 0);
+	ck_assert_int_eq(ack(&f.c, &r[0], A), IPCQ_ENOLEASE);
+	ck_assert_int_eq(ack(&f.c, &r[1], B), 0);
+	ck_assert_int_eq(ack(&f.c, &r[3], B), 0);
 	/* The discarded write's space is reclaimed with the rest. */
 	ck_assert_uint_eq(h->head, h->tail);
 	CK_COUNTS(h, 0, 0, 0, 0);
@@ -1099,7 +1107,7 @@ START_TEST(return_holder_zero_returns_every_holders_leases_and_writes)
 	for (uint64_t i = 0; i < 3; i++) {
 		ck_assert_int_eq(ipcqi_seg_take(&f.c, 9, &r), 0);
 		ck_assert(same(r.data, i, 5));
-		ck_assert_int_eq(ipcqi_seg_finish(&f.c, r.pos, r.lease, 9, 0), 0);
+		ck_assert_int_eq(ack(&f.c, &r, 9), 0);
 	}
 	ck_assert_uint_eq(f.c.hdr->head, f.c.hdr->tail);
 	ipcqi_seg_unlock(&f.c);
@@ -1141,7 +1149,7 @@ START_TEST(published_record_is_delivered_with_its_payload)
 	ck_assert_int_eq(put_seq(&f.c, 6, 3), 0);
 	ck_assert_int_eq(ipcqi_seg_take(&f.c, 1, &r), 0);
 	ck_assert(same(r.data, 6, 3));
-	ck_assert_int_eq(ipcqi_seg_finish(&f.c, r.pos, r.lease, 1, 0), 0);
+	ck_assert_int_eq(ack(&f.c, &r, 1), 0);
 	ck_assert_int_eq(ipcqi_seg_take(&f.c, 1, &r), IPCQ_ETIMEDOUT);
 
 	ck_assert_int_eq(ipcqi_seg_publish(&f.c, pos, 8, false), IPCQ_ENOLEASE);
@@ -1155,7 +1163,7 @@ START_TEST(published_record_is_delivered_with_its_payload)
 	ck_assert_uint_eq(r.pos, pos);
 	ck_assert_uint_eq(r.len, 64);
 	ck_assert(same(r.data, 5, 64));
-	ck_assert_int_eq(ipcqi_seg_finish(&f.c, r.pos, r.lease, 1, 0), 0);
+	ck_assert_int_eq(ack(&f.c, &r, 1), 0);
 	ck_assert_uint_eq(h->head, h->tail);
 	CK_TOTALS(h, 2, 2, 2);
 	ipcqi_seg_unlock(&f.c);
@@ -1210,7 +1218,7 @@ START_TEST(publish_after_return_holder_discarded_the_loan_is_enolease)
 	ck_assert_int_eq(ipcqi_seg_publish(&f.c, pos, 5, true), IPCQ_ENOLEASE);
 	ck_assert_uint_eq(f.c.hdr->writing, 0);
 	ck_assert_uint_eq(f.c.hdr->sent, 1);
-	ck_assert_int_eq(ipcqi_seg_finish(&f.c, r.pos, r.lease, 1, false), 0);
+	ck_assert_int_eq(ack(&f.c, &r, 1), 0);
 	ck_assert_uint_eq(f.c.hdr->head, f.c.hdr->tail);
 	ck_assert(!ipcqi_seg_corrupt(&f.c));
 	ipcqi_seg_unlock(&f.c);
@@ -1242,7 +1250,7 @@ check_empty_status(uint32_t qstate, int final)
 	ck_assert_int_eq(ipcqi_seg_take(&f.c, 1, &mine), 0);
 	ck_assert_int_eq(ipcqi_seg_take(&f.c, 2, &other), 0);
 	ck_assert_int_eq(ipcqi_seg_empty_status(&f.c, 1), IPCQI_WOULD_BLOCK);
-	ck_assert_int_eq(ipcqi_seg_finish(&f.c, other.pos, other.lease, 2, 0), 0);
+	ck_assert_int_eq(ack(&f.c, &other, 2), 0);
 	/* Only my own lease is out. */
 	ck_assert_int_eq(ipcqi_seg_empty_status(&f.c, 1), final);
 	ck_assert_int_eq(ipcqi_seg_empty_status(&f.c, 0), IPCQI_WOULD_BLOCK);
@@ -1252,7 +1260,7 @@ check_empty_status(uint32_t qstate, int final)
 	ck_assert_int_eq(ipcqi_seg_empty_status(&f.c, 1), IPCQI_WOULD_BLOCK);
 	ck_assert_int_eq(ipcqi_seg_publish(&f.c, pos, 3, true), 0);
 	ck_assert_int_eq(ipcqi_seg_empty_status(&f.c, 1), final);
-	ck_assert_int_eq(ipcqi_seg_finish(&f.c, mine.pos, mine.lease, 1, 0), 0);
+	ck_assert_int_eq(ack(&f.c, &mine, 1), 0);
 	ck_assert_int_eq(ipcqi_seg_empty_status(&f.c, 0), final);
 
 	f.b.hdr->qstate = 0;
@@ -1335,13 +1343,13 @@ START_TEST(lock_owner_death_is_recovered_and_the_counters_recomputed)
 	for (uint64_t i = 1; i < 4; i++) {
 		ck_assert_int_eq(ipcqi_seg_take(&f.c, 1, &r), 0);
 		ck_assert(same(r.data, i, 10 + (uint32_t) i));
-		ck_assert_int_eq(ipcqi_seg_finish(&f.c, r.pos, r.lease, 1, 0), 0);
+		ck_assert_int_eq(ack(&f.c, &r, 1), 0);
 	}
-	ck_assert_int_eq(ipcqi_seg_finish(&f.c, l.pos, l.lease, 1, 0), 0);
+	ck_assert_int_eq(ack(&f.c, &l, 1), 0);
 	ck_assert_int_eq(put_seq(&f.c, 9, 9), 0);
 	ck_assert_int_eq(ipcqi_seg_take(&f.c, 1, &r), 0);
 	ck_assert(same(r.data, 9, 9));
-	ck_assert_int_eq(ipcqi_seg_finish(&f.c, r.pos, r.lease, 1, 0), 0);
+	ck_assert_int_eq(ack(&f.c, &r, 1), 0);
 	ck_assert_uint_eq(f.c.hdr->head, f.c.hdr->tail);
 	CK_COUNTS(f.c.hdr, 0, 0, 0, 0);
 	ipcqi_seg_unlock(&f.c);
@@ -1388,7 +1396,7 @@ START_TEST(a_put_cut_short_by_death_is_counted_and_delivered_whole)
 	ck_assert_int_eq(ipcqi_seg_take(&f.c, 1, &r), 0);
 	ck_assert_uint_eq(r.len, 50);
 	ck_assert(same(r.data, 77, 50));
-	ck_assert_int_eq(ipcqi_seg_finish(&f.c, r.pos, r.lease, 1, 0), 0);
+	ck_assert_int_eq(ack(&f.c, &r, 1), 0);
 	ck_assert_uint_eq(f.c.hdr->head, f.c.hdr->tail);
 	ipcqi_seg_unlock(&f.c);
 	fx_close(&f);
@@ -1549,7 +1557,7 @@ START_TEST(record_with_a_bad_len_is_ecorrupt)
 	sc_open(&f);
 	ck_assert_int_eq(ipcqi_seg_take(&f.c, 1, &r), 0);
 	sc_rec(&f, r.pos)->len = 64;
-	CK_QUARANTINED(&f, ipcqi_seg_finish(&f.c, r.pos, r.lease, 1, false));
+	CK_QUARANTINED(&f, ack(&f.c, &r, 1));
 }
 END_TEST
 
@@ -1634,7 +1642,7 @@ START_TEST(tail_far_beyond_head_is_ecorrupt)
 	sc_open(&f);
 	ck_assert_int_eq(ipcqi_seg_take(&f.c, 1, &r), 0);
 	f.b.hdr->tail = f.b.hdr->head + 100ull * G_RING;
-	CK_QUARANTINED(&f, ipcqi_seg_finish(&f.c, r.pos, r.lease, 1, false));
+	CK_QUARANTINED(&f, ack(&f.c, &r, 1));
 }
 END_TEST
 
@@ -1649,26 +1657,26 @@ START_TEST(ack_never_walks_a_ring_of_stale_records_past_a_far_tail)
 	sc_open(&f);
 	for (int i = 0; i < 3; i++) {
 		ck_assert_int_eq(ipcqi_seg_take(&f.c, 1, &r), 0);
-		ck_assert_int_eq(ipcqi_seg_finish(&f.c, r.pos, r.lease, 1, 0), 0);
+		ck_assert_int_eq(ack(&f.c, &r, 1), 0);
 	}
 	ck_assert_uint_eq(f.c.hdr->head, f.c.hdr->tail);
-	/* Align to the ring's start with a 4096 - 416 - 32 - ... filler. */
+	/* Up to the ring's end: 64-byte records, a 32-byte one last. */
 	while (f.c.hdr->tail % G_RING != 0) {
 		uint64_t left = G_RING - f.c.hdr->tail % G_RING;
 		uint32_t len  = left >= 64 ? 32 : 0;
 		ck_assert_int_eq(put_seq(&f.c, 0, len), 0);
 		ck_assert_int_eq(ipcqi_seg_take(&f.c, 1, &r), 0);
-		ck_assert_int_eq(ipcqi_seg_finish(&f.c, r.pos, r.lease, 1, 0), 0);
+		ck_assert_int_eq(ack(&f.c, &r, 1), 0);
 	}
 	for (int i = 0; i < 2 * (int) (G_RING / 64); i++) {
 		ck_assert_int_eq(put_seq(&f.c, 0, 32), 0);
 		ck_assert_int_eq(ipcqi_seg_take(&f.c, 1, &r), 0);
-		ck_assert_int_eq(ipcqi_seg_finish(&f.c, r.pos, r.lease, 1, 0), 0);
+		ck_assert_int_eq(ack(&f.c, &r, 1), 0);
 	}
 	ck_assert_int_eq(put_seq(&f.c, 0, 32), 0);
 	ck_assert_int_eq(ipcqi_seg_take(&f.c, 1, &r), 0);
 	f.b.hdr->tail = f.b.hdr->head + (1ull << 60);
-	CK_QUARANTINED(&f, ipcqi_seg_finish(&f.c, r.pos, r.lease, 1, false));
+	CK_QUARANTINED(&f, ack(&f.c, &r, 1));
 }
 END_TEST
 
@@ -1779,9 +1787,51 @@ START_TEST(ring_broker_rings_only_for_watched_bits)
 	ck_assert_uint_eq(bell.seq, 0);
 	ipcqi_seg_ring_broker(&f.c, NULL, IPCQI_WATCH_SPACE);
 	ck_assert_uint_eq(f.c.hdr->broker_pending, 0);
-	ipcqi_seg_ring_broker(&f.c, &bell, IPCQI_WATCH_SPACE | IPCQI_WATCH_DATA);
+	ipcqi_seg_ring_broker(&f.c, &bell,
+	    IPCQI_WATCH_SPACE | IPCQI_WATCH_DATA);
 	ck_assert_uint_eq(bell.seq, 1);
 	ck_assert_uint_eq(f.c.hdr->broker_pending, 1);
+	ipcqi_seg_unlock(&f.c);
+	fx_close(&f);
+}
+END_TEST
+
+START_TEST(sleeper_slots_count_threads_per_holder_and_kind)
+{
+	fx f;
+
+	fx_open(&f, IPCQ_FULL_BLOCK);
+	ck_assert_int_eq(ipcqi_seg_lock(&f.c), 0);
+	ipcqi_seg_sleeper(&f.c, 1, IPCQI_SLEEP_RECV, +1);
+	ipcqi_seg_sleeper(&f.c, 1, IPCQI_SLEEP_RECV, +1);
+	ipcqi_seg_sleeper(&f.c, 1, IPCQI_SLEEP_SEND, +1);
+	ipcqi_seg_sleeper(&f.c, 2, IPCQI_SLEEP_RECV, +1);
+	ck_assert_uint_eq(ipcqi_seg_sleeping(&f.c, IPCQI_SLEEP_RECV), 3);
+	ck_assert_uint_eq(ipcqi_seg_sleeping(&f.c, IPCQI_SLEEP_SEND), 1);
+	ipcqi_seg_sleeper(&f.c, 1, IPCQI_SLEEP_RECV, -1);
+	ipcqi_seg_sleeper(&f.c, 3, IPCQI_SLEEP_RECV, -1); /* never counted */
+	ck_assert_uint_eq(ipcqi_seg_sleeping(&f.c, IPCQI_SLEEP_RECV), 2);
+
+	/* A holder cleaned up is asleep no more, in either kind. */
+	ck_assert_uint_eq(ipcqi_seg_return_holder(&f.c, 1), 0);
+	ck_assert_uint_eq(ipcqi_seg_sleeping(&f.c, IPCQI_SLEEP_RECV), 1);
+	ck_assert_uint_eq(ipcqi_seg_sleeping(&f.c, IPCQI_SLEEP_SEND), 0);
+	ipcqi_seg_sleeper(&f.c, 2, IPCQI_SLEEP_RECV, -1);
+	ck_assert_uint_eq(ipcqi_seg_sleeping(&f.c, IPCQI_SLEEP_RECV), 0);
+
+	/* Every slot taken: one more sleeps uncounted, and its wake-up
+	 * uncounts nobody else. */
+	for (uint64_t h = 1; h <= IPCQI_SEG_SLEEPER_SLOTS; h++) {
+		ipcqi_seg_sleeper(&f.c, h, IPCQI_SLEEP_SEND, +1);
+	}
+	ipcqi_seg_sleeper(&f.c, 999, IPCQI_SLEEP_SEND, +1);
+	ck_assert_uint_eq(ipcqi_seg_sleeping(&f.c, IPCQI_SLEEP_SEND),
+	    IPCQI_SEG_SLEEPER_SLOTS);
+	ipcqi_seg_sleeper(&f.c, 999, IPCQI_SLEEP_SEND, -1);
+	ck_assert_uint_eq(ipcqi_seg_sleeping(&f.c, IPCQI_SLEEP_SEND),
+	    IPCQI_SEG_SLEEPER_SLOTS);
+	ck_assert_uint_eq(ipcqi_seg_return_holder(&f.c, 0), 0);
+	ck_assert_uint_eq(ipcqi_seg_sleeping(&f.c, IPCQI_SLEEP_SEND), 0);
 	ipcqi_seg_unlock(&f.c);
 	fx_close(&f);
 }
@@ -2082,7 +2132,7 @@ stress_consumer(ipcqi_seg *s)
 					return ST_ORDER;
 				}
 			}
-			if (ipcqi_seg_finish(s, r.pos, r.lease, 2, false) != 0) {
+			if (ack(s, &r, 2) != 0) {
 				ipcqi_seg_unlock(s);
 				return ST_FINISH;
 			}
@@ -2147,9 +2197,11 @@ seg_suite(void)
 	tcase_add_test(t, map_of_a_created_segment_validates_and_shares_state);
 	tcase_add_test(t, map_with_another_queue_name_is_ecorrupt);
 	tcase_add_test(t, map_refuses_a_file_too_small_or_of_another_size);
-	tcase_add_test(t, map_refuses_a_wrong_magic_and_reports_another_version);
+	tcase_add_test(t,
+	    map_refuses_a_wrong_magic_and_reports_another_version);
 	tcase_add_test(t, map_refuses_bounds_that_do_not_give_the_ring);
-	tcase_add_test(t, create_refuses_an_overlong_name_and_an_unbounded_ring);
+	tcase_add_test(t,
+	    create_refuses_an_overlong_name_and_an_unbounded_ring);
 	suite_add_tcase(s, t);
 
 	t = tcase_create("fifo");
@@ -2159,14 +2211,17 @@ seg_suite(void)
 
 	t = tcase_create("wrap");
 	tcase_set_timeout(t, TH_CASE_TIMEOUT);
-	tcase_add_test(t, thousands_of_in_order_cycles_wrap_the_ring_byte_exact);
-	tcase_add_test(t, random_acks_and_requeues_wrap_the_ring_in_message_order);
+	tcase_add_test(t,
+	    thousands_of_in_order_cycles_wrap_the_ring_byte_exact);
+	tcase_add_test(t,
+	    random_acks_and_requeues_wrap_the_ring_in_message_order);
 	suite_add_tcase(s, t);
 
 	t = tcase_create("bounds");
 	tcase_add_test(t, admit_under_block_policy_would_block_when_full);
 	tcase_add_test(t, admit_under_fail_policy_fails_with_efull);
-	tcase_add_test(t, admit_under_drop_oldest_drops_exactly_the_oldest_ready);
+	tcase_add_test(t,
+	    admit_under_drop_oldest_drops_exactly_the_oldest_ready);
 	tcase_add_test(t, admit_under_drop_oldest_drops_for_the_byte_bound);
 	tcase_add_test(t, admit_after_the_end_fails_with_eclosed);
 	tcase_add_test(t,
@@ -2174,8 +2229,10 @@ seg_suite(void)
 	suite_add_tcase(s, t);
 
 	t = tcase_create("leases");
-	tcase_add_test(t, requeued_message_is_delivered_again_before_newer_ones);
-	tcase_add_test(t, finish_with_a_wrong_holder_lease_or_position_is_enolease);
+	tcase_add_test(t,
+	    requeued_message_is_delivered_again_before_newer_ones);
+	tcase_add_test(t,
+	    finish_with_a_wrong_holder_lease_or_position_is_enolease);
 	tcase_add_test(t,
 	    return_holder_gives_back_only_that_holders_leases_in_order);
 	tcase_add_test(t,
@@ -2200,7 +2257,8 @@ seg_suite(void)
 	t = tcase_create("crash");
 	tcase_add_test(t,
 	    lock_owner_death_is_recovered_and_the_counters_recomputed);
-	tcase_add_test(t, a_put_cut_short_by_death_is_counted_and_delivered_whole);
+	tcase_add_test(t,
+	    a_put_cut_short_by_death_is_counted_and_delivered_whole);
 	tcase_add_test(t, a_dead_writers_loan_waits_for_holder_clean_up);
 	tcase_add_test(t,
 	    lock_owner_death_over_a_corrupt_ring_quarantines_for_good);
@@ -2225,11 +2283,14 @@ seg_suite(void)
 	t = tcase_create("wake");
 	tcase_set_timeout(t, TH_CASE_TIMEOUT);
 	tcase_add_test(t, futex_wait_with_a_past_deadline_times_out);
-	tcase_add_test(t, wake_bumps_the_word_and_wakes_only_when_someone_sleeps);
+	tcase_add_test(t,
+	    wake_bumps_the_word_and_wakes_only_when_someone_sleeps);
 	tcase_add_test(t, ring_broker_rings_only_for_watched_bits);
+	tcase_add_test(t, sleeper_slots_count_threads_per_holder_and_kind);
 	tcase_add_test(t, sleeping_thread_is_woken_by_wake_data);
 	tcase_add_test(t, sleeping_process_is_woken_by_wake_data);
-	tcase_add_test(t, lock_recovery_wakes_sleepers_a_dead_waker_left_asleep);
+	tcase_add_test(t,
+	    lock_recovery_wakes_sleepers_a_dead_waker_left_asleep);
 	tcase_add_test(t,
 	    a_million_messages_cross_a_four_message_ring_between_processes);
 	suite_add_tcase(s, t);
