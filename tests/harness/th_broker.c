@@ -108,7 +108,7 @@ th_broker_start(th_broker *b, const char *url, const char *const *args,
 	b->pidfd = thi_pidfd_open(b->pid);
 	close(rp[1]);
 	close(sp.fd_err);
-	thi_broker_register(b->pid);
+	thi_broker_register(b->pid, url);
 
 	ready = broker_read_ready(rp[0], th_now_ms() + timeout_ms);
 	close(rp[0]);

@@ -33,6 +33,8 @@ static struct {
 	th_broker broker;
 	pid_t     brokers[TH_BROKERS_MAX];
 	int       nbrokers;
+	char      seg_prefix[TH_BROKERS_MAX][64]; /* "ipcq-<uid>-<tag>-" */
+	int       nprefix;
 	char    **shm_before; /* /dev/shm names present at th_begin */
 	size_t    nshm_before;
 } env;
@@ -113,13 +115,38 @@ thi_read_file(const char *path, size_t *lenp)
 	return buf;
 }
 
+/* The broker's segment-name prefix for url: "ipcq-<euid>-<FNV-1a 64 of
+ * url, 16 hex digits>-" (broker/segment.c). */
+static void
+env_seg_prefix(const char *url, char *buf, size_t len)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (const char *s = url; *s != '\0'; s++) {
+		h ^= (unsigned char) *s;
+		h *= 1099511628211ull;
+	}
+	snprintf(buf, len, "ipcq-%u-%016llx-", (unsigned) geteuid(),
+	    (unsigned long long) h);
+}
+
 void
-thi_broker_register(pid_t pid)
+thi_broker_register(pid_t pid, const char *url)
 {
 	FILE *f;
+	char  pfx[64];
 
 	ck_assert_int_lt(env.nbrokers, TH_BROKERS_MAX);
 	env.brokers[env.nbrokers++] = pid;
+	env_seg_prefix(url, pfx, sizeof(pfx));
+	for (int i = 0; i < env.nprefix; i++) {
+		if (strcmp(env.seg_prefix[i], pfx) == 0) {
+			pfx[0] = '\0'; /* a restart on the same address */
+		}
+	}
+	if (pfx[0] != '\0' && env.nprefix < TH_BROKERS_MAX) {
+		snprintf(env.seg_prefix[env.nprefix++], sizeof(pfx), "%s", pfx);
+	}
 	/* For th_suite_end, which cleans up after a failed test. */
 	if ((f = fopen(th_path(TH_PIDS_FILE), "a")) != NULL) {
 		fprintf(f, "%d\n", (int) pid);
@@ -181,14 +208,31 @@ thi_shm_name_has_pid(const char *name, pid_t pid)
 	return 0;
 }
 
-/* A name is this test's if it is new and carries one of our brokers'
- * pids or the test directory's name: segment names are unique per broker
- * instance, and other tests run in parallel, so "new" alone is not ours. */
+/* A broker's segment or doorbell (its prefix comes from the test's own
+ * address, so it is nobody else's). */
+static int
+shm_is_segment(const char *name)
+{
+	for (int i = 0; i < env.nprefix; i++) {
+		if (strncmp(name, env.seg_prefix[i],
+		        strlen(env.seg_prefix[i])) == 0) {
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* A name is this test's if it is one of our brokers' segments, or new
+ * and carries one of our brokers' pids or the test directory's name:
+ * other tests run in parallel, so "new" alone is not ours. */
 static int
 shm_is_ours(const char *name)
 {
 	const char *base = strrchr(env.dir, '/');
 
+	if (shm_is_segment(name)) {
+		return 1;
+	}
 	for (size_t i = 0; i < env.nshm_before; i++) {
 		if (strcmp(env.shm_before[i], name) == 0) {
 			return 0;
@@ -251,6 +295,22 @@ env_cleanup(void)
 			kill(env.brokers[i], SIGKILL);
 			(void) waitpid(env.brokers[i], &st, 0);
 		}
+	}
+	/* A failed test's brokers were killed: remove their segments so
+	 * that they do not pile up in /dev/shm. */
+	if (env.nprefix > 0) {
+		size_t n;
+		char **now = shm_list(&n);
+		char   path[600];
+		for (size_t i = 0; i < n; i++) {
+			if (shm_is_segment(now[i])) {
+				snprintf(path, sizeof(path), "%s/%s", TH_SHM_DIR,
+				    now[i]);
+				unlink(path);
+			}
+		}
+		shm_free(now, n);
+		env.nprefix = 0;
 	}
 	if (getenv("TH_KEEP") == NULL) {
 		thi_rm_rf(env.dir);

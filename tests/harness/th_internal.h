@@ -35,7 +35,9 @@ void thi_env_need(void);
 
 /* Remember a broker pid: killed at exit if still running, and its pid
  * marks the /dev/shm names it may have created. */
-void thi_broker_register(pid_t pid);
+/* A broker this test started on url (its first address): its pid, and
+ * the prefix of its segment names in /dev/shm (docs/shm.md). */
+void thi_broker_register(pid_t pid, const char *url);
 
 /* Does name contain the decimal number pid, not inside a longer number? */
 int thi_shm_name_has_pid(const char *name, pid_t pid);
