@@ -157,6 +157,10 @@ typedef struct ipcq_queue_opts {
 	int      roles;     /* ipcq_role bits; default IPCQ_ROLE_AUTO */
 	int      ack_mode;  /* ipcq_ack_mode; default IPCQ_ACK_AUTO */
 	int      transport; /* ipcq_transport; default IPCQ_TRANSPORT_AUTO */
+	/* Shared memory only: a blocked send or recv first watches the
+	 * queue for up to spin_us microseconds before it sleeps, trading a
+	 * busy core for wake-up latency (0, the default: sleep at once). */
+	uint32_t spin_us;
 	/* The rest applies when this open creates the queue; 0 = broker
 	 * default (docs/api.md lists the defaults). */
 	uint64_t max_messages;      /* bound on ready + leased messages */

@@ -13,13 +13,23 @@
  * return IPCQ_ECONNLOST; the next call re-opens and re-maps.
  */
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "ipcqi_client.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#define SHM_CPU_RELAX() __builtin_ia32_pause()
+#elif defined(__aarch64__)
+#define SHM_CPU_RELAX() __asm__ __volatile__("yield")
+#else
+#define SHM_CPU_RELAX() ((void) 0)
+#endif
 
 /* Messages admitted per segment lock: bounds how long a big batch holds
  * the lock against other processes. */
@@ -191,6 +201,41 @@ shm_lock(ipcqi_shm *m)
 }
 
 /*
+ * Watch seq for up to spin_us (lock held on entry; held again on a false
+ * return, released on a true one). The sleepers flag is not set while
+ * spinning, so a waker spends no system call on a spinner; if nothing
+ * changed, the caller goes on to the sleep protocol under the lock it
+ * holds again, so no change can slip between spinning and sleeping.
+ */
+static bool
+shm_spin(ipcqi_shm *m, uint32_t *seq, uint32_t spin_us)
+{
+	uint32_t        seen = __atomic_load_n(seq, __ATOMIC_ACQUIRE);
+	struct timespec t0, t;
+
+	ipcqi_seg_unlock(&m->seg);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (unsigned i = 1;; i++) {
+		if (__atomic_load_n(seq, __ATOMIC_ACQUIRE) != seen) {
+			return true;
+		}
+		SHM_CPU_RELAX();
+		if ((i & 63) == 0) {
+			clock_gettime(CLOCK_MONOTONIC, &t);
+			if ((t.tv_sec - t0.tv_sec) * 1000000 +
+			        (t.tv_nsec - t0.tv_nsec) / 1000 >=
+			    (long) spin_us) {
+				break;
+			}
+		}
+	}
+	if (ipcqi_seg_lock(&m->seg) != 0) {
+		return true; /* the caller's next lock reports it */
+	}
+	return false;
+}
+
+/*
  * Sleep on a segment word (lock held on entry, released here) until it
  * changes or the deadline passes. IPCQ_ECONNLOST if the connection that
  * owns the handle dropped meanwhile.
@@ -209,6 +254,9 @@ shm_sleep(ipcq_queue *q, ipcqi_shm *m, uint32_t kind, int64_t deadline)
 	if (ipcqi_now_ms() >= deadline) {
 		ipcqi_seg_unlock(&m->seg);
 		return IPCQ_ETIMEDOUT;
+	}
+	if (q->opts.spin_us > 0 && shm_spin(m, seq, q->opts.spin_us)) {
+		return 0; /* it changed while we watched: look again */
 	}
 	*sleepers = 1;
 	seen      = __atomic_load_n(seq, __ATOMIC_ACQUIRE);
