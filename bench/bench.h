@@ -56,6 +56,8 @@ typedef struct bench_wcfg {
 	uint64_t count;      /* messages / round trips; 0: run for dur_ms */
 	uint64_t dur_ms;
 	uint64_t warmup;     /* untimed round trips before the timed ones */
+	uint32_t ack;        /* ipcq consumers: IPCQ_ACK_EXPLICIT, ack batches */
+	uint32_t spin_us;    /* ipcq: ipcq_queue_opts.spin_us */
 	int      fd_go, fd_out, fd_rel;
 } bench_wcfg;
 
@@ -86,6 +88,7 @@ int bench_ipcq_cons(const bench_wcfg *cfg);
 int bench_ipcq_sendrtt(const bench_wcfg *cfg);
 int bench_ipcq_ping(const bench_wcfg *cfg);
 int bench_ipcq_pong(const bench_wcfg *cfg);
+int bench_ipcq_segbytes(const bench_wcfg *cfg);
 /* Comparison peers (docs/bench.md, "Comparison peers"). */
 int bench_ring_prod(const bench_wcfg *cfg);
 int bench_ring_cons(const bench_wcfg *cfg);

@@ -31,6 +31,10 @@ bench_case_add(bench_case *cases, int *n, int max, enum bench_ckind kind,
 	bench_case *bc;
 
 	if (*n >= max) {
+		/* A silently shorter list would drop cases from every run. */
+		fprintf(stderr, "ipcq-bench: more than %d cases: %s/%zu "
+		                "left out (raise MAIN_MAX_CASES)\n", max, name,
+		    size);
 		return (NULL);
 	}
 	bc = &cases[(*n)++];
@@ -58,6 +62,7 @@ bench_cases_build(bench_case *cases, int max)
 {
 	static const uint32_t pcs[] = { 1, 4 };
 	int                   n     = 0;
+	bench_case           *bc;
 
 	/* Latency first, while nothing else has warmed up the machine; each
 	 * ratio's two sides run next to each other. */
@@ -67,6 +72,16 @@ bench_cases_build(bench_case *cases, int max)
 	cs_add(cases, &n, max, BENCH_IPCQ_PING, "ipcq.pingpong", 64, 1, 1);
 	cs_add(cases, &n, max, BENCH_IPCQ_SEND, "ipcq.shm.send", 64, 1, 1);
 	cs_add(cases, &n, max, BENCH_IPCQ_PING, "ipcq.shm.pingpong", 64, 1, 1);
+	/* Spin before sleeping: both sides watch the queue for 50 us. Not
+	 * in --quick: two spinners on a machine that also runs the test
+	 * suite make a slow, noisy smoke test. */
+	if ((bc = bench_case_add(cases, &n, max, BENCH_IPCQ_PING,
+	         "ipcq.shm.pingpong.spin", 64, 1, 1)) != NULL) {
+		bc->spin_us = 50;
+		bc->full    = 1;
+	}
+	cs_add(cases, &n, max, BENCH_IPCQ_SEGBYTES, "ipcq.shm.segbytes", 64,
+	    1, 1);
 	for (size_t s = 0; s < sizeof(cs_sizes) / sizeof(cs_sizes[0]); s++) {
 		for (int k = 0; k < 2; k++) {
 			cs_add(cases, &n, max, BENCH_NNG_TPUT, "nng.pushpull",
@@ -78,6 +93,14 @@ bench_cases_build(bench_case *cases, int max)
 			cs_add(cases, &n, max, BENCH_IPCQ_TPUT,
 			    "ipcq.shm.batched", cs_sizes[s], pcs[k],
 			    cs_batch_for(cs_sizes[s]));
+			/* The same with explicit acks, one ack_batch per
+			 * received batch (at-least-once's cost). */
+			if (cs_sizes[s] == 64 &&
+			    (bc = bench_case_add(cases, &n, max,
+			         BENCH_IPCQ_TPUT, "ipcq.shm.acked", 64, pcs[k],
+			         cs_batch_for(64))) != NULL) {
+				bc->ack = 1;
+			}
 			cs_add(cases, &n, max, BENCH_IPCQ_TPUT,
 			    "ipcq.shm.unbatched", cs_sizes[s], pcs[k], 1);
 		}
@@ -140,6 +163,18 @@ cs_tput_args(bench_args *a, const bench_opts *o, const bench_case *bc,
 	bench_args_add(a, "count=%llu",
 	    (unsigned long long) (o->count != 0 && per == 0 ? 1 : per));
 	bench_args_add(a, "dur_ms=%llu", (unsigned long long) o->dur_ms);
+	bench_case_args(a, bc);
+}
+
+void
+bench_case_args(bench_args *a, const bench_case *bc)
+{
+	if (bc->ack != 0) {
+		bench_args_add(a, "ack=%u", bc->ack);
+	}
+	if (bc->spin_us != 0) {
+		bench_args_add(a, "spin_us=%u", bc->spin_us);
+	}
 }
 
 /* Add the consumers' tallies up per producer and hold them against what

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "driver.h"
+#include "ipcqi_seg.h" /* the layout constants, for the segment case */
 
 #define CL_START_MS 15000
 
@@ -165,6 +166,69 @@ cl_send(const bench_env *env, const bench_opts *o, bench_case *bc, int idx,
 	return (cl_print(bc, line, why, len));
 }
 
+/* Segment space per queued message: a producer sends CL_SEG_MSGS
+ * messages nobody consumes and reads the ring's use (tail - head) from
+ * the queue's segment file; that must be what the layout constants say
+ * (a record header, the payload rounded up to the record alignment).
+ * Then a consumer drains the queue and checks every message is there. */
+#define CL_SEG_MSGS 1000
+
+static int
+cl_segbytes(const bench_env *env, const bench_opts *o, bench_case *bc,
+    int idx, char *why, size_t len)
+{
+	bench_group g;
+	bench_args  a;
+	char        line[BENCH_LINE_MAX];
+	uint64_t    sent, used, layout;
+	double      per;
+	int         rv;
+
+	if (bench_group_init(&g) != 0) {
+		return (-1);
+	}
+	cl_args(&a, o, "ipcq.segbytes", env->url, idx, CL_SEG_MSGS);
+	bench_args_add(&a, "size=%zu", bc->size);
+	bench_args_add(&a, "warmup=0");
+	if ((rv = cl_run(&g, o, cl_spawn(&g, env, &a))) != 0) {
+		snprintf(why, len, "%s", g.err);
+		return (-1);
+	}
+	snprintf(line, sizeof(line), "%s", g.procs[0].line);
+	if (bench_group_init(&g) != 0) {
+		return (-1);
+	}
+	cl_args(&a, o, "ipcq.cons", env->url, idx, 0);
+	bench_args_add(&a, "size=%zu", bc->size);
+	bench_args_add(&a, "batch=100");
+	if ((rv = cl_run(&g, o, cl_spawn(&g, env, &a))) != 0) {
+		snprintf(why, len, "drain:%.900s", g.err);
+		return (-1);
+	}
+	if (cl_check_tally(g.procs[0].line, CL_SEG_MSGS, why, len) != 0) {
+		return (-1);
+	}
+	if (bench_kv_u64(line, "sent", &sent) != 0 ||
+	    bench_kv_u64(line, "used", &used) != 0 || sent == 0) {
+		snprintf(why, len, "bad_segbytes_line:%.900s", line);
+		return (-1);
+	}
+	layout = IPCQI_SEG_REC_BYTES + (bc->size + IPCQI_SEG_ALIGN - 1) /
+	    IPCQI_SEG_ALIGN * IPCQI_SEG_ALIGN;
+	per = (double) used / (double) sent;
+	if (used != layout * sent) {
+		snprintf(why, len, "measured_%.2f_bytes_per_msg_layout_says_%"
+		    PRIu64, per, layout);
+		return (-1);
+	}
+	bc->fig[bc->round].value = per;
+	printf("case=%s size=%zu msgs=%" PRIu64 " ring_used=%" PRIu64
+	       " layout_bytes_per_msg=%" PRIu64 " shm.bytes_per_%zuB_msg=%g"
+	       " round=%d\n", bc->name, bc->size, sent, used, layout, bc->size,
+	    per, bc->round + 1);
+	return (0);
+}
+
 /* sp->cons is the pong (tallies and echoes), sp->prod the ping. */
 int
 bench_run_pingpong(const bench_env *env, const bench_opts *o,
@@ -182,11 +246,13 @@ bench_run_pingpong(const bench_env *env, const bench_opts *o,
 	if (sp->mode != NULL) {
 		bench_args_add(&a, "mode=%s", sp->mode);
 	}
+	bench_case_args(&a, bc);
 	rv = cl_spawn(&g, env, &a);
 	cl_args(&a, o, sp->prod, sp->url, idx, n);
 	if (sp->mode != NULL) {
 		bench_args_add(&a, "mode=%s", sp->mode);
 	}
+	bench_case_args(&a, bc);
 	rv = rv != 0 ? rv : cl_spawn(&g, env, &a);
 	if ((rv = cl_run(&g, o, rv)) != 0) {
 		snprintf(why, len, "%s", g.err);
@@ -224,6 +290,9 @@ bench_run_lat(const bench_env *env, const bench_opts *o, bench_case *bc,
 		break;
 	case BENCH_IPCQ_SEND:
 		rv = cl_send(env, o, bc, idx, why, sizeof(why));
+		break;
+	case BENCH_IPCQ_SEGBYTES:
+		rv = cl_segbytes(env, o, bc, idx, why, sizeof(why));
 		break;
 	default:
 		rv = cl_ping(env, o, bc, idx, why, sizeof(why));

@@ -91,6 +91,7 @@ enum bench_ckind {
 	BENCH_NNG_RTT_AIO, /* the same, REP context driven by its aio */
 	BENCH_IPCQ_SEND, /* one ipcq_queue_send call */
 	BENCH_IPCQ_PING, /* ipcq ping-pong over two queues */
+	BENCH_IPCQ_SEGBYTES, /* segment bytes per queued message */
 	/* Comparison peers (cases_peers.c, docs/bench.md): */
 	BENCH_PEER_TPUT, /* P -> C through a peer (name says which) */
 	BENCH_PEER_RTT,  /* 64 B ping-pong through a peer */
@@ -110,11 +111,13 @@ typedef struct bench_opts {
 	int         peers;  /* run the comparison peers' cases */
 } bench_opts;
 
-/* One measurement: msg/s (throughput) or p50/p99/p99.9 (latency). */
+/* One measurement: msg/s (throughput), p50/p99/p99.9 (latency) or a
+ * case's own value (BENCH_IPCQ_SEGBYTES: segment bytes per message). */
 typedef struct bench_fig {
 	int    ok;
 	double msg_per_s;
 	double p50_us, p99_us, p999_us;
+	double value;
 } bench_fig;
 
 typedef struct bench_case {
@@ -125,6 +128,10 @@ typedef struct bench_case {
 	char             id[64]; /* NAME/SIZE[/PxC]: what --only matches */
 	int              round;  /* the round being run (0-based) */
 	int              peer;   /* a comparison peer's case */
+	int              full;   /* not in --quick unless --only names it */
+	/* Per-case ipcq settings, passed to its workers as key=value: */
+	uint32_t         ack;     /* consumers ack explicitly (ack=1) */
+	uint32_t         spin_us; /* ipcq_queue_opts.spin_us (spin_us=N) */
 	bench_fig        fig[BENCH_MAX_ROUNDS];
 } bench_case;
 
@@ -156,6 +163,9 @@ int bench_tally_get(const char *line, uint32_t prod, uint64_t *cnt,
 int bench_run_lat(const bench_env *env, const bench_opts *o,
     bench_case *bc, int idx);
 int bench_ctr_file(const bench_env *env, int idx, char *path, size_t len);
+/* Append the case's own ipcq settings (ack=, spin_us=) to a worker's
+ * arguments, when they differ from the defaults. */
+void bench_case_args(bench_args *a, const bench_case *bc);
 
 /* A throughput case's workers: kinds, address, counters file, mode. */
 typedef struct bench_tput_spec {

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Install what ipcq-bench's comparison peers need (docs/bench.md,
-# "Comparison peers"): ZeroMQ, Redis and hiredis from Debian. Idempotent:
+# "Comparison peers"): ZeroMQ, Redis and hiredis from Debian, and gnuplot
+# for bench/plot.sh (not needed by make test). Idempotent:
 # packages already installed are left alone. Runs apt-get as root, or
 # through sudo. The ring, POSIX mq and Python peers need nothing extra
 # (Python's multiprocessing comes with /usr/bin/python3).
@@ -8,7 +9,7 @@
 # After installing, re-run cmake so that it finds libzmq and hiredis.
 set -eu
 
-PKGS="libzmq3-dev redis-server libhiredis-dev python3"
+PKGS="libzmq3-dev redis-server libhiredis-dev python3 gnuplot-nox"
 
 missing=""
 for p in $PKGS; do

@@ -18,7 +18,7 @@
 
 #include "driver.h"
 
-#define MAIN_MAX_CASES 64
+#define MAIN_MAX_CASES 128
 
 static void
 main_usage(FILE *f)
@@ -48,7 +48,8 @@ main_usage(FILE *f)
 }
 
 /* Peers run by default in a full run, with --peers, or when --only
- * names them; never with --no-peers (o->peers < 0). */
+ * names them; never with --no-peers (o->peers < 0). Cases marked full
+ * run except with --quick, unless --only names them. */
 static int
 main_selected(const bench_case *bc, const bench_opts *o)
 {
@@ -56,6 +57,9 @@ main_selected(const bench_case *bc, const bench_opts *o)
 	char        pats[512], *save = NULL;
 
 	if (bc->peer && (o->peers < 0 || (o->peers == 0 && only == NULL))) {
+		return (0);
+	}
+	if (bc->full && o->quick && only == NULL) {
 		return (0);
 	}
 	if (only == NULL) {
@@ -233,11 +237,11 @@ main_run(bench_env *env, const bench_opts *o, bench_case *cases, int n)
 int
 main(int argc, char **argv)
 {
-	static bench_env env; /* large: keep it off the stack */
-	bench_case       cases[MAIN_MAX_CASES];
-	bench_opts       o;
-	const char      *ipcqd = NULL;
-	int              n, list = 0, rv;
+	static bench_env  env; /* large: keep these off the stack */
+	static bench_case cases[MAIN_MAX_CASES];
+	bench_opts        o;
+	const char       *ipcqd = NULL;
+	int               n, list = 0, rv;
 
 	if (argc > 1 && strcmp(argv[1], "__worker") == 0) {
 		return (bench_worker_main(argc - 2, argv + 2));

@@ -43,6 +43,11 @@ iq_open(ipcq_queue **q, ipcq_client *c, const char *name, int roles,
 	ipcq_queue_opts_init(&o);
 	o.roles              = roles;
 	o.expected_producers = cfg->nprod;
+	o.spin_us            = cfg->spin_us;
+	/* ack_mode belongs to the handle: only consumers ask for it. */
+	if (cfg->ack != 0 && (roles & IPCQ_ROLE_CONSUMER) != 0) {
+		o.ack_mode = IPCQ_ACK_EXPLICIT;
+	}
 	return (ipcq_queue_open(q, c, name, &o));
 }
 
@@ -118,7 +123,9 @@ bench_ipcq_prod(const bench_wcfg *cfg)
 	return (rv == 0 ? 0 : -1);
 }
 
-/* Receive until IPCQ_EOF, unbatched (batch 1) or batched. */
+/* Receive until IPCQ_EOF, unbatched (batch 1) or batched. With ack=1
+ * (IPCQ_ACK_EXPLICIT) every received batch is acked with one
+ * ipcq_queue_ack_batch after it has been tallied. */
 static int
 iq_drain(const bench_wcfg *cfg, ipcq_queue *q, ipcq_msg **msgs,
     bench_tally *t)
@@ -145,7 +152,13 @@ iq_drain(const bench_wcfg *cfg, ipcq_queue *q, ipcq_msg **msgs,
 		for (size_t k = 0; k < n; k++) {
 			(void) bench_tally_add(t, ipcq_msg_data(msgs[k]),
 			    ipcq_msg_size(msgs[k]));
+		}
+		rv = cfg->ack != 0 ? ipcq_queue_ack_batch(q, msgs, n) : 0;
+		for (size_t k = 0; k < n; k++) {
 			ipcq_msg_free(msgs[k]);
+		}
+		if (rv != 0) {
+			return (rv);
 		}
 	}
 }

@@ -8,7 +8,10 @@
  *
  * ping/pong: A sends on q1, B receives it and sends it back on q2, A
  * receives it. One sample is A's whole cycle: four broker round trips
- * and two hand-offs between parked requests.
+ * and two hand-offs between parked requests (on the socket path), or
+ * two sends and two receives on the queues' segments (shared memory).
+ * spin_us=N (ipcq.shm.pingpong.spin) makes both sides watch the queue
+ * for N us before they sleep.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,14 +27,16 @@ lat_fail(const bench_wcfg *cfg, const char *what, int err)
 
 static int
 lat_open(ipcq_queue **q, ipcq_client *c, const char *name, int roles,
-    uint64_t max_messages, size_t size)
+    uint64_t max_messages, const bench_wcfg *cfg)
 {
 	ipcq_queue_opts o;
+	size_t          size = max_messages != 0 ? cfg->size : 0;
 
 	ipcq_queue_opts_init(&o);
 	o.roles              = roles;
 	o.expected_producers = 1;
 	o.max_messages       = max_messages;
+	o.spin_us            = cfg->spin_us;
 	/* Room for every message of the send-latency case, which nobody
 	 * consumes until it is done (only huge counts need more bytes). */
 	if (max_messages * size > (32u << 20)) {
@@ -85,7 +90,7 @@ bench_ipcq_sendrtt(const bench_wcfg *cfg)
 	bench_fill(buf, cfg->size);
 	if ((rv = lat_connect(cfg, &c)) != 0 ||
 	    (rv = lat_open(&q, c, cfg->queue, IPCQ_ROLE_PRODUCER,
-	         total + 1, cfg->size)) != 0) {
+	         total + 1, cfg)) != 0) {
 		return (lat_fail(cfg, "setup", rv));
 	}
 	if (bench_ready(cfg) != 0) {
@@ -149,8 +154,8 @@ bench_ipcq_ping(const bench_wcfg *cfg)
 	}
 	bench_fill(buf, cfg->size);
 	if ((rv = lat_connect(cfg, &c)) != 0 ||
-	    (rv = lat_open(&q1, c, cfg->queue, IPCQ_ROLE_PRODUCER, 0, 0)) != 0 ||
-	    (rv = lat_open(&q2, c, cfg->queue2, IPCQ_ROLE_CONSUMER, 0, 0)) != 0) {
+	    (rv = lat_open(&q1, c, cfg->queue, IPCQ_ROLE_PRODUCER, 0, cfg)) != 0 ||
+	    (rv = lat_open(&q2, c, cfg->queue2, IPCQ_ROLE_CONSUMER, 0, cfg)) != 0) {
 		return (lat_fail(cfg, "setup", rv));
 	}
 	if (bench_ready(cfg) != 0) {
@@ -213,8 +218,8 @@ bench_ipcq_pong(const bench_wcfg *cfg)
 	int          rv;
 
 	if ((rv = lat_connect(cfg, &c)) != 0 ||
-	    (rv = lat_open(&q1, c, cfg->queue, IPCQ_ROLE_CONSUMER, 0, 0)) != 0 ||
-	    (rv = lat_open(&q2, c, cfg->queue2, IPCQ_ROLE_PRODUCER, 0, 0)) != 0) {
+	    (rv = lat_open(&q1, c, cfg->queue, IPCQ_ROLE_CONSUMER, 0, cfg)) != 0 ||
+	    (rv = lat_open(&q2, c, cfg->queue2, IPCQ_ROLE_PRODUCER, 0, cfg)) != 0) {
 		return (lat_fail(cfg, "setup", rv));
 	}
 	bench_tally_init(&t, 1, cfg->size);

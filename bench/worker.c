@@ -26,6 +26,7 @@ static const struct {
 	{ "ipcq.sendrtt", bench_ipcq_sendrtt },
 	{ "ipcq.ping", bench_ipcq_ping },
 	{ "ipcq.pong", bench_ipcq_pong },
+	{ "ipcq.segbytes", bench_ipcq_segbytes },
 	{ "ring.prod", bench_ring_prod },
 	{ "ring.cons", bench_ring_cons },
 	{ "ring.ping", bench_ring_ping },
@@ -83,6 +84,10 @@ wk_parse_one(bench_wcfg *cfg, const char *key, const char *val)
 		cfg->dur_ms = v;
 	} else if (strcmp(key, "warmup") == 0) {
 		cfg->warmup = v;
+	} else if (strcmp(key, "ack") == 0) {
+		cfg->ack = (uint32_t) v;
+	} else if (strcmp(key, "spin_us") == 0) {
+		cfg->spin_us = (uint32_t) v;
 	} else if (strcmp(key, "fd_go") == 0) {
 		cfg->fd_go = (int) v;
 	} else if (strcmp(key, "fd_out") == 0) {

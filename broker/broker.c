@@ -31,6 +31,8 @@ ipcqd_config_init(ipcqd_config *cfg)
 	cfg->socket_mode   = 0600;
 	cfg->close_timeout_ms = 3000;
 	cfg->probe_ms         = 1000;
+	cfg->sync_mode        = IPCQI_SYNC_BATCH; /* like Redis everysec */
+	cfg->sync_ms          = 1000;
 }
 
 int
@@ -108,23 +110,27 @@ ipcqd_broker_add_queue(ipcqd_broker *b, const char *name,
 {
 	ipcqd_queue *q;
 	ipcqi_seg    seg;
-	char         shm_name[128];
-	int          rv;
+	char         shm_name[800];
+	int          rv, fd = -1;
 
 	if (b->segs.bell == NULL) {
 		/* Not serving (a test's in-process broker): anonymous. */
 		q = ipcqd_queue_new(name, o);
 	} else {
 		rv = ipcqd_segs_create(&b->segs, name, o, &seg, shm_name,
-		    sizeof(shm_name));
+		    sizeof(shm_name), &fd);
 		if (rv != 0) {
 			return rv;
 		}
 		if ((q = ipcqd_queue_from_seg(&seg, shm_name)) == NULL) {
 			ipcqi_seg_unmap(&seg);
 			ipcqd_segs_unlink(shm_name);
+			if (fd >= 0) {
+				close(fd);
+			}
 		} else {
 			q->bell = b->segs.bell;
+			q->fd   = fd;
 		}
 	}
 	if (q == NULL) {
@@ -230,9 +236,10 @@ br_segments_start(ipcqd_broker *b, char *err, size_t errlen)
 {
 	int n;
 
-	if (ipcqd_segs_init(&b->segs, b->urls[0]) != 0) {
+	if (ipcqd_segs_init(&b->segs, b->urls[0], b->cfg.state_dir,
+	        b->cfg.sync_mode, b->cfg.sync_ms) != 0) {
 		snprintf(err, errlen, "cannot create the doorbell segment in "
-		                      "/dev/shm");
+		                      "/dev/shm, or use the state directory");
 		return IPCQD_START_FAILED;
 	}
 	ipcqd_broker_lock(b);
@@ -249,7 +256,8 @@ br_segments_start(ipcqd_broker *b, char *err, size_t errlen)
 }
 
 /* A clean stop leaves nothing in /dev/shm: the segment files go now
- * (mappings stay valid until the queues are freed). */
+ * (mappings stay valid until the queues are freed). Durable queues'
+ * files stay, synced. */
 static void
 br_segments_stop(ipcqd_broker *b)
 {
@@ -257,7 +265,12 @@ br_segments_stop(ipcqd_broker *b)
 	ipcqd_broker_lock(b);
 	for (ipcqd_node *n = b->queues.next; n != &b->queues; n = n->next) {
 		ipcqd_queue *q = IPCQD_CONTAINER(n, ipcqd_queue, node);
-		ipcqd_segs_unlink(q->shm_name);
+		q->keep = true;
+		if (q->opts.durable && q->fd >= 0) {
+			(void) fdatasync(q->fd);
+		} else {
+			ipcqd_segs_unlink(q->shm_name);
+		}
 		q->shm_name[0] = '\0';
 		q->bell        = NULL; /* unmapped by ipcqd_segs_fini */
 	}

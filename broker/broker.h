@@ -36,6 +36,9 @@ typedef struct ipcqd_config {
 	int         socket_mode;   /* ipc:// socket file mode */
 	int         close_timeout_ms; /* give up on nng_close after this */
 	int         probe_ms;      /* listener watchdog period; 0: off */
+	const char *state_dir;     /* durable queues' files; NULL: none */
+	int         sync_mode;     /* IPCQI_SYNC_* for durable queues */
+	int         sync_ms;       /* IPCQI_SYNC_BATCH period */
 } ipcqd_config;
 
 void ipcqd_config_init(ipcqd_config *cfg);

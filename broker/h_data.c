@@ -28,7 +28,8 @@ hd_reply_send(ipcqd_ctx *cx, int status, size_t accepted)
 /* Encode a RecvReply holding recs (their payloads are copied into the
  * reply, so auto-acked records may be released right after). */
 static int
-hd_reply_deliveries(ipcqd_ctx *cx, const ipcqi_seg_ref *recs, size_t n)
+hd_reply_deliveries(ipcqd_ctx *cx, ipcqd_queue *q, const ipcqi_seg_ref *recs,
+    size_t n)
 {
 	Ipcq__V1__Reply      rep = IPCQ__V1__REPLY__INIT;
 	Ipcq__V1__RecvReply  rrp = IPCQ__V1__RECV_REPLY__INIT;
@@ -60,6 +61,17 @@ hd_reply_deliveries(ipcqd_ctx *cx, const ipcqi_seg_ref *recs, size_t n)
 	rep.recv       = &rrp;
 	ipcqd_reply(cx, &rep);
 	free(dels);
+	/* The payloads were copied outside the segment lock (the records
+	 * are leased, nobody else may touch them); if the file was cut
+	 * meanwhile, they were zeros: say so rather than deliver them. */
+	if (ipcqi_seg_corrupt(&q->seg)) {
+		if (cx->reply != NULL) {
+			nng_msg_free(cx->reply);
+			cx->reply = NULL;
+		}
+		return ipcqd_reply_error(cx, IPCQ_ECORRUPT,
+		    "queue %s is corrupt: quarantined", q->name);
+	}
 	return IPCQD_REPLIED;
 }
 
@@ -86,7 +98,7 @@ hd_recv_done(ipcqd_waiter *w, int status, ipcqi_seg_ref *recs,
 	ipcqd_ctx *cx = IPCQD_CONTAINER(w, ipcqd_ctx, w);
 
 	if (n > 0) {
-		hd_reply_deliveries(cx, recs, n);
+		hd_reply_deliveries(cx, w->h->q, recs, n);
 	} else {
 		hd_reply_recv_status(cx, status);
 	}
@@ -186,7 +198,7 @@ ipcqd_h_recv(ipcqd_broker *b, ipcqd_ctx *cx, const Ipcq__V1__Request *req)
 	}
 	n = ipcqd_queue_take(h->q, h, rr->max_messages, recs, &st);
 	if (n > 0) {
-		result = hd_reply_deliveries(cx, recs, n);
+		result = hd_reply_deliveries(cx, h->q, recs, n);
 		if (h->ack_mode != IPCQ_ACK_EXPLICIT) {
 			ipcqd_queue_release(h->q, h, recs, n);
 		}

@@ -78,6 +78,7 @@ hq_opts_from_wire(ipcqd_queue_opts *o, const Ipcq__V1__QueueOptions *w)
 		o->max_message_bytes  = w->max_message_bytes;
 		o->full_policy        = (int) w->full_policy;
 		o->expected_producers = w->expected_producers;
+		o->durable            = w->durable;
 	}
 }
 
@@ -89,6 +90,7 @@ ipcqd_h_opts_to_wire(Ipcq__V1__QueueOptions *w, const ipcqd_queue_opts *o)
 	w->max_message_bytes  = o->max_message_bytes;
 	w->full_policy        = (Ipcq__V1__FullPolicy) o->full_policy;
 	w->expected_producers = o->expected_producers;
+	w->durable            = o->durable != 0;
 }
 
 /* A declaration matches when the options it asks for, with the same
@@ -106,7 +108,8 @@ hq_opts_match(const ipcqd_queue_opts *have, const Ipcq__V1__QueueOptions *w)
 	    want.max_bytes == have->max_bytes &&
 	    want.max_message_bytes == have->max_message_bytes &&
 	    want.full_policy == have->full_policy &&
-	    want.expected_producers == have->expected_producers;
+	    want.expected_producers == have->expected_producers &&
+	    (want.durable != 0) == (have->durable != 0);
 }
 
 /* Find or create the queue; an error reply and NULL on failure. */

@@ -17,6 +17,7 @@
 
 #include "broker.h"
 #include "ipcq.h"
+#include "ipcqi_sigbus.h"
 #include "log.h"
 
 enum {
@@ -46,6 +47,12 @@ usage(FILE *f)
 	    "(default 256 MiB)\n"
 	    "      --socket-mode MODE ipc socket file mode, octal (default "
 	    "0600)\n"
+	    "      --state-dir DIR    where durable queues keep their files "
+	    "(default: none,\n"
+	    "                         durable queues are refused)\n"
+	    "      --sync POLICY      durable queues: none, batch (default), "
+	    "always\n"
+	    "      --sync-ms MS       batch: sync every MS ms (default 1000)\n"
 	    "  -V, --version          print the version\n"
 	    "  -h, --help             this help\n"
 	    "exit codes: 0 clean shutdown, 1 runtime error, 2 usage, "
@@ -80,6 +87,9 @@ parse_args(int argc, char **argv, ipcqd_config *cfg, int *ready_fd)
 		{ "max-parked", required_argument, NULL, 'P' },
 		{ "max-parked-bytes", required_argument, NULL, 'B' },
 		{ "socket-mode", required_argument, NULL, 'M' },
+		{ "state-dir", required_argument, NULL, 'S' },
+		{ "sync", required_argument, NULL, 'Y' },
+		{ "sync-ms", required_argument, NULL, 'T' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -141,6 +151,26 @@ parse_args(int argc, char **argv, ipcqd_config *cfg, int *ready_fd)
 			}
 			cfg->socket_mode = (int) v;
 			break;
+		case 'S':
+			cfg->state_dir = optarg;
+			break;
+		case 'Y':
+			if (strcmp(optarg, "none") == 0) {
+				cfg->sync_mode = IPCQI_SYNC_NONE;
+			} else if (strcmp(optarg, "batch") == 0) {
+				cfg->sync_mode = IPCQI_SYNC_BATCH;
+			} else if (strcmp(optarg, "always") == 0) {
+				cfg->sync_mode = IPCQI_SYNC_ALWAYS;
+			} else {
+				goto bad;
+			}
+			break;
+		case 'T':
+			if (parse_long(optarg, 1, 3600000, &v) != 0) {
+				goto bad;
+			}
+			cfg->sync_ms = (int) v;
+			break;
 		case 'V':
 			printf("ipcqd %d.%d.%d (protocol %d)\n", IPCQ_VERSION_MAJOR,
 			    IPCQ_VERSION_MINOR, IPCQ_VERSION_PATCH,
@@ -199,6 +229,12 @@ main(int argc, char **argv)
 	sigaddset(&set, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* Before any segment is mapped: a client that truncates a segment
+	 * file must not kill us with SIGBUS (proto/ipcqi_sigbus.h). */
+	if (ipcqi_sigbus_install() != 0) {
+		fprintf(stderr, "ipcqd: cannot install the SIGBUS handler\n");
+		return EXIT_RUNTIME;
+	}
 
 	if (ipcqd_broker_new(&b, &cfg) != 0) {
 		fprintf(stderr, "ipcqd: out of memory\n");

@@ -46,8 +46,6 @@ ipcqd_queue_opts_normalize(ipcqd_queue_opts *o)
 	return 0;
 }
 
-/* What the segment says when its lock cannot be had: corrupt. */
-#define QU_LOCK(q) ipcqi_seg_lock(&(q)->seg)
 
 static ipcqd_queue *
 qu_alloc(const char *name)
@@ -58,6 +56,7 @@ qu_alloc(const char *name)
 		return NULL;
 	}
 	memcpy(q->name, name, strnlen(name, IPCQI_NAME_MAX));
+	q->fd = -1;
 	ipcqd_node_init(&q->node);
 	ipcqd_list_init(&q->handles);
 	ipcqd_list_init(&q->recv_waiters);
@@ -111,6 +110,7 @@ ipcqd_queue_from_seg(const ipcqi_seg *seg, const char *shm_name)
 	q->opts.max_message_bytes  = hd->max_message_bytes;
 	q->opts.full_policy        = (int) hd->full_policy;
 	q->opts.expected_producers = hd->expected_producers;
+	q->opts.durable            = hd->durable != 0;
 	/* An adopted queue keeps its end; producers and sessions are
 	 * gone with the old broker. */
 	q->ended  = (hd->qstate & IPCQI_QS_ENDED) != 0;
@@ -161,11 +161,15 @@ qu_forget_leases(ipcqd_handle *h)
 static void
 qu_return_leases(ipcqd_queue *q, ipcqd_handle *h)
 {
-	if (QU_LOCK(q) == 0) {
+	int rv = ipcqd_qu_lock(q);
+
+	if (rv == 0) {
 		ipcqi_seg_return_holder(&q->seg, h->id);
 		ipcqi_seg_wake_data(&q->seg, 0);
 		ipcqi_seg_wake_space(&q->seg, 0);
 		ipcqi_seg_unlock(&q->seg);
+	} else if (rv == IPCQ_EBUSY) {
+		ipcqd_qu_defer_return(q, h->id); /* nothing is lost */
 	}
 	qu_forget_leases(h);
 }
@@ -186,13 +190,28 @@ ipcqd_queue_free(ipcqd_queue *q)
 		qu_forget_leases(h);
 		h->q = NULL;
 	}
-	/* Shared-memory clients still mapping it see it deleted. */
-	__atomic_fetch_or(&q->seg.hdr->qstate,
-	    IPCQI_QS_DELETED | IPCQI_QS_ENDED, __ATOMIC_RELEASE);
+	/* Shared-memory clients still mapping it see it deleted (unless the
+	 * broker is only stopping: a durable file must stay as it is). */
+	if (!q->keep) {
+		__atomic_fetch_or(&q->seg.hdr->qstate,
+		    IPCQI_QS_DELETED | IPCQI_QS_ENDED, __ATOMIC_RELEASE);
+	}
 	ipcqi_seg_wake_data(&q->seg, 0);
 	ipcqi_seg_wake_space(&q->seg, 0);
 	ipcqi_seg_unmap(&q->seg);
+	if (q->fd >= 0) {
+		close(q->fd);
+	}
+	free(q->pending);
 	free(q);
+}
+
+void
+ipcqd_queue_fail_waiters(ipcqd_queue *q, int status)
+{
+	qu_cancel_all(&q->recv_waiters, NULL, status);
+	qu_cancel_all(&q->send_waiters, NULL, status);
+	qu_cancel_all(&q->ready_waiters, NULL, status);
 }
 
 bool
@@ -208,23 +227,29 @@ ipcqd_queue_abandoned(const ipcqd_queue *q)
 
 /* Publish the end-of-stream state to the segment, where shared-memory
  * clients read it, and wake them if it changed. */
-static void
-qu_sync_state(ipcqd_queue *q)
+void
+ipcqd_qu_write_state(ipcqd_queue *q)
 {
 	uint32_t want = (q->ended ? IPCQI_QS_ENDED : 0) |
 	    (q->closed ? IPCQI_QS_CLOSED : 0) |
 	    (ipcqd_queue_abandoned(q) ? IPCQI_QS_ABANDONED : 0);
 	uint32_t mask = IPCQI_QS_ENDED | IPCQI_QS_CLOSED | IPCQI_QS_ABANDONED;
 
-	if (QU_LOCK(q) != 0) {
-		return;
-	}
+	q->state_dirty = false;
 	if ((q->seg.hdr->qstate & mask) != want) {
 		q->seg.hdr->qstate = (q->seg.hdr->qstate & ~mask) | want;
 		ipcqi_seg_wake_data(&q->seg, 0);
 		ipcqi_seg_wake_space(&q->seg, 0);
 	}
-	ipcqi_seg_unlock(&q->seg);
+}
+
+static void
+qu_sync_state(ipcqd_queue *q)
+{
+	q->state_dirty = true; /* until written: the lock may be stuck */
+	if (ipcqd_qu_lock(q) == 0) { /* writes it (catch-up) */
+		ipcqi_seg_unlock(&q->seg);
+	}
 }
 
 /* The sticky end: every expected producer has ended, or (nothing

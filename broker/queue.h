@@ -36,6 +36,7 @@ typedef struct ipcqd_queue_opts {
 	uint32_t max_message_bytes;
 	int      full_policy;        /* enum ipcq_full_policy */
 	uint32_t expected_producers; /* 0: every attached producer */
+	int      durable;            /* segment file in the state dir */
 } ipcqd_queue_opts;
 
 typedef struct ipcqd_queue_stats {
@@ -112,8 +113,11 @@ struct ipcqd_queue {
 	char             name[IPCQI_NAME_MAX + 1];
 	ipcqd_queue_opts opts;
 	ipcqi_seg        seg;
-	char             shm_name[64]; /* "" for an anonymous segment */
+	char             shm_name[600]; /* "/ipcq-..." shm name, a durable
+	                                   file's path, "" if anonymous */
 	ipcqi_bell      *bell; /* the broker's doorbell, NULL if none */
+	int              fd;   /* durable: the segment file, for syncs; -1 */
+	uint64_t         synced; /* durable: change count at the last sync */
 	uint32_t         producers_live, producers_ended, producers_lost;
 	uint32_t         consumers;
 	bool             ended;  /* sticky: no more sends accepted */
@@ -123,7 +127,25 @@ struct ipcqd_queue {
 	ipcqd_list       send_waiters;
 	ipcqd_list       ready_waiters; /* all served at once, take nothing */
 	uint32_t         watch; /* IPCQI_WATCH_* last published */
+	bool             corrupt_seen;   /* the segment lock said ECORRUPT */
+	bool             corrupt_failed; /* ... and the waiters were failed */
+	bool             keep;  /* freed by a clean stop, not deleted: the
+	                           segment (a durable file) stays valid */
+
+	/* When a client holds the segment lock for long (stopped inside
+	 * its critical section), the broker does not wait (queue_lock.c):
+	 * requests get EBUSY until stuck_until, and what it could not
+	 * write into the segment waits here for the next lock. */
+	uint64_t         stuck_until; /* ms, monotonic; 0: not stuck */
+	bool             stuck_logged;
+	bool             state_dirty;  /* qstate not yet mirrored */
+	uint64_t        *pending;      /* holders whose records to return */
+	size_t           npending, cappending;
 };
+
+/* Whether the broker has work on q that waits for its segment lock (the
+ * waker retries such queues on a timer). */
+bool ipcqd_queue_needs_retry(const ipcqd_queue *q);
 
 /* Fill defaults into zero fields and check ranges: IPCQ_EINVAL or 0. */
 int ipcqd_queue_opts_normalize(ipcqd_queue_opts *o);
@@ -200,6 +222,10 @@ void ipcqd_queue_park(ipcqd_queue *q, ipcqd_waiter *w);
 bool ipcqd_queue_cancel(ipcqd_waiter *w, int status);
 
 bool ipcqd_queue_abandoned(const ipcqd_queue *q);
+
+/* Complete every parked request of q with status (a quarantined queue:
+ * nothing it waits for will come). */
+void ipcqd_queue_fail_waiters(ipcqd_queue *q, int status);
 
 /* A shared-memory client changed the segment (the broker's bell rang):
  * serve whatever parked request can now proceed. */

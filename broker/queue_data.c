@@ -18,7 +18,7 @@ ipcqd_qu_admit(ipcqd_queue *q, const ipcqd_payload *p, size_t n,
 	size_t before = *accepted;
 	int    rv;
 
-	if ((rv = ipcqi_seg_lock(&q->seg)) != 0) {
+	if ((rv = ipcqd_qu_lock(q)) != 0) {
 		return rv;
 	}
 	rv = ipcqi_seg_admit(&q->seg, p, n, accepted);
@@ -72,7 +72,7 @@ ipcqd_qu_empty_status(ipcqd_queue *q, const ipcqd_handle *h)
 {
 	int st;
 
-	if ((st = ipcqi_seg_lock(&q->seg)) != 0) {
+	if ((st = ipcqd_qu_lock(q)) != 0) {
 		return st;
 	}
 	st = qu_empty_status(q, h);
@@ -85,7 +85,7 @@ ipcqd_qu_ready_count(ipcqd_queue *q)
 {
 	uint64_t n;
 
-	if (ipcqi_seg_lock(&q->seg) != 0) {
+	if (ipcqd_qu_lock(q) != 0) {
 		return 0;
 	}
 	n = q->seg.hdr->ready;
@@ -139,7 +139,7 @@ ipcqd_queue_take(ipcqd_queue *q, ipcqd_handle *h, uint32_t max,
 	if (max > IPCQD_RECV_MAX) {
 		max = IPCQD_RECV_MAX;
 	}
-	if ((rv = ipcqi_seg_lock(&q->seg)) != 0) {
+	if ((rv = ipcqd_qu_lock(q)) != 0) {
 		*status = rv;
 		return 0;
 	}
@@ -172,7 +172,7 @@ void
 ipcqd_qu_release(ipcqd_queue *q, ipcqd_handle *h, const ipcqi_seg_ref *recs,
     size_t n)
 {
-	if (n == 0 || ipcqi_seg_lock(&q->seg) != 0) {
+	if (n == 0 || ipcqd_qu_lock(q) != 0) {
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -218,7 +218,7 @@ ipcqd_queue_ack(ipcqd_queue *q, ipcqd_handle *h, const uint64_t *ids,
 	int rv = 0, lrv;
 
 	*done = 0;
-	if ((lrv = ipcqi_seg_lock(&q->seg)) != 0) {
+	if ((lrv = ipcqd_qu_lock(q)) != 0) {
 		return lrv;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -255,7 +255,7 @@ ipcqd_queue_purge(ipcqd_queue *q)
 {
 	uint64_t n;
 
-	if (ipcqi_seg_lock(&q->seg) != 0) {
+	if (ipcqd_qu_lock(q) != 0) {
 		return 0;
 	}
 	n = ipcqi_seg_purge(&q->seg);
@@ -268,6 +268,11 @@ ipcqd_queue_purge(ipcqd_queue *q)
 void
 ipcqd_queue_poke(ipcqd_queue *q)
 {
+	if (q->corrupt_seen && !q->corrupt_failed) {
+		q->corrupt_failed = true;
+		ipcqd_queue_fail_waiters(q, IPCQ_ECORRUPT);
+		return;
+	}
 	ipcqd_qu_pump(q);
 }
 
@@ -286,6 +291,7 @@ void
 ipcqd_queue_get_stats(ipcqd_queue *q, ipcqd_queue_stats *st)
 {
 	const ipcqi_seg_hdr *hd = q->seg.hdr;
+	int                  rv;
 
 	*st = (ipcqd_queue_stats){ 0 };
 	st->producers         = q->producers_live;
@@ -297,21 +303,30 @@ ipcqd_queue_get_stats(ipcqd_queue *q, ipcqd_queue_stats *st)
 	/* Plus the shared-memory clients asleep in the segment. */
 	st->ended             = q->ended;
 	st->abandoned         = ipcqd_queue_abandoned(q);
-	if (ipcqi_seg_lock(&q->seg) != 0) {
+	if ((rv = ipcqd_qu_lock(q)) == IPCQ_ECORRUPT) {
 		st->corrupt = true;
 		return;
 	}
-	st->depth       = hd->ready;
-	st->bytes       = hd->ready_bytes + hd->leased_bytes;
-	st->in_flight   = hd->leased;
-	st->writing     = hd->writing;
-	st->sent        = hd->sent;
-	st->received    = hd->received;
-	st->acked       = hd->acked;
-	st->redelivered = hd->redelivered;
-	st->dropped     = hd->dropped;
-	st->purged      = hd->purged;
-	st->senders_waiting += ipcqi_seg_sleeping(&q->seg, IPCQI_SLEEP_SEND);
-	st->receivers_waiting += ipcqi_seg_sleeping(&q->seg, IPCQI_SLEEP_RECV);
-	ipcqi_seg_unlock(&q->seg);
+	/* Stuck (EBUSY: a stopped client holds the lock, so nobody writes
+	 * them): the counters are read anyway; they are only statistics,
+	 * and aligned 64-bit loads are whole. */
+#define QU_RD(f) __atomic_load_n(&hd->f, __ATOMIC_RELAXED)
+	st->depth       = QU_RD(ready);
+	st->bytes       = QU_RD(ready_bytes) + QU_RD(leased_bytes);
+	st->in_flight   = QU_RD(leased);
+	st->writing     = QU_RD(writing);
+	st->sent        = QU_RD(sent);
+	st->received    = QU_RD(received);
+	st->acked       = QU_RD(acked);
+	st->redelivered = QU_RD(redelivered);
+	st->dropped     = QU_RD(dropped);
+	st->purged      = QU_RD(purged);
+#undef QU_RD
+	if (rv == 0) {
+		st->senders_waiting += ipcqi_seg_sleeping(&q->seg,
+		    IPCQI_SLEEP_SEND);
+		st->receivers_waiting += ipcqi_seg_sleeping(&q->seg,
+		    IPCQI_SLEEP_RECV);
+		ipcqi_seg_unlock(&q->seg);
+	}
 }

@@ -88,8 +88,8 @@ qu_pump_senders(ipcqd_queue *q)
 		rv = q->ended ? IPCQ_ECLOSED
 		              : ipcqd_qu_admit(q, w->payloads, w->npayloads,
 		                    &w->accepted);
-		if (rv == IPCQI_WOULD_BLOCK) {
-			break;
+		if (rv == IPCQI_WOULD_BLOCK || rv == IPCQ_EBUSY) {
+			break; /* EBUSY: stays parked, retried later */
 		}
 		ipcqd_qu_finish(w, rv, NULL, 0);
 	}
@@ -117,7 +117,7 @@ qu_pump_receivers(ipcqd_queue *q)
 		ipcqd_handle *h       = w->h;
 		bool          autoack = h->ack_mode != IPCQ_ACK_EXPLICIT;
 		size_t        got = ipcqd_queue_take(q, h, w->max, recs, &st);
-		if (got == 0 && st != IPCQD_WOULD_BLOCK) {
+		if (got == 0 && st != IPCQD_WOULD_BLOCK && st != IPCQ_EBUSY) {
 			ipcqd_qu_finish(w, st, NULL, 0); /* EOF, ECORRUPT.. */
 			continue;
 		}
@@ -140,7 +140,8 @@ qu_pump_receivers(ipcqd_queue *q)
 	{
 		ipcqd_waiter *w  = IPCQD_CONTAINER(n, ipcqd_waiter, node);
 		int           st = ipcqd_qu_empty_status(q, w->h);
-		if (st != IPCQD_WOULD_BLOCK) {
+		/* EBUSY: a client holds the lock; it is retried later. */
+		if (st != IPCQD_WOULD_BLOCK && st != IPCQ_EBUSY) {
 			ipcqd_qu_finish(w, st, NULL, 0);
 		}
 	}
@@ -193,7 +194,7 @@ qu_publish_watch(ipcqd_queue *q)
 	q->watch = want;
 	/* Under the segment lock: a client reads the bits under it when it
 	 * decides whether to ring. */
-	if (ipcqi_seg_lock(&q->seg) != 0) {
+	if (ipcqd_qu_lock(q) != 0) {
 		return false;
 	}
 	q->seg.hdr->broker_watch = want;

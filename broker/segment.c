@@ -17,9 +17,16 @@
 #include "broker.h"
 #include "ipcq.h"
 #include "log.h"
+#include "queue_int.h"
 
 /* Where POSIX shm objects live on Linux (glibc's shm_open). */
 #define SEG_DIR "/dev/shm"
+
+/* How long adoption waits for a segment lock a client holds. */
+#define SEG_ADOPT_WAIT_MS 1000
+
+/* How often the waker retries queues whose segment lock a client holds. */
+#define SEG_RETRY_MS 100
 
 static uint64_t
 seg_hash(const char *s)
@@ -65,20 +72,81 @@ seg_bell_open(ipcqd_segs *s)
 	return 0;
 }
 
-int
-ipcqd_segs_init(ipcqd_segs *s, const char *url)
+/* The state directory: created 0700 if missing; it must be a directory
+ * of ours that nobody else may write (its files are trusted segments). */
+static int
+seg_state_dir(const char *dir)
 {
+	struct stat st;
+
+	if (dir[0] != '/') {
+		ipcqd_error("--state-dir %s: an absolute path is needed", dir);
+		return IPCQ_EINVAL;
+	}
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		ipcqd_error("cannot create state directory %s: %s", dir,
+		    strerror(errno));
+		return IPCQ_EPERM;
+	}
+	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode) ||
+	    st.st_uid != geteuid() || (st.st_mode & 0022) != 0) {
+		ipcqd_error("state directory %s must be a directory owned by "
+		            "uid %u and writable by nobody else", dir,
+		    (unsigned) geteuid());
+		return IPCQ_EPERM;
+	}
+	return 0;
+}
+
+int
+ipcqd_segs_init(ipcqd_segs *s, const char *url, const char *state_dir,
+    int sync_mode, int sync_ms)
+{
+	int rv;
+
 	memset(s, 0, sizeof(*s));
+	pthread_mutex_init(&s->sync_mtx, NULL);
+	pthread_cond_init(&s->sync_cv, NULL);
 	snprintf(s->prefix, sizeof(s->prefix), "ipcq-%u-%016" PRIx64 "-",
 	    (unsigned) geteuid(), seg_hash(url));
 	snprintf(s->bell_name, sizeof(s->bell_name), "/%sbell", s->prefix);
-	s->next_id = 1;
+	s->next_id   = 1;
+	s->sync_mode = sync_mode;
+	s->sync_ms   = sync_ms;
+	if (state_dir != NULL) {
+		if (strlen(state_dir) >= sizeof(s->state_dir) - 100) {
+			ipcqd_error("--state-dir: path too long");
+			return IPCQ_EINVAL;
+		}
+		if ((rv = seg_state_dir(state_dir)) != 0) {
+			return rv;
+		}
+		snprintf(s->state_dir, sizeof(s->state_dir), "%s", state_dir);
+	}
 	return seg_bell_open(s);
 }
 
 int
+ipcqd_segs_is_file(const char *shm_name)
+{
+	return shm_name[0] == '/' && strchr(shm_name + 1, '/') != NULL;
+}
+
+/* Open a segment by name: a POSIX shm object, or a durable file. */
+static int
+seg_open(const char *shm_name, int flags, mode_t mode)
+{
+	flags |= O_NOFOLLOW | O_CLOEXEC;
+	if (ipcqd_segs_is_file(shm_name)) {
+		return open(shm_name, flags, mode);
+	}
+	return shm_open(shm_name, flags, mode);
+}
+
+int
 ipcqd_segs_create(ipcqd_segs *s, const char *name,
-    const ipcqd_queue_opts *o, ipcqi_seg *seg, char *shm_name, size_t len)
+    const ipcqd_queue_opts *o, ipcqi_seg *seg, char *shm_name, size_t len,
+    int *fdp)
 {
 	ipcqi_seg_params p = {
 		.name               = name,
@@ -88,13 +156,24 @@ ipcqd_segs_create(ipcqd_segs *s, const char *name,
 		.max_message_bytes  = o->max_message_bytes,
 		.full_policy        = o->full_policy,
 		.expected_producers = o->expected_producers,
+		.durable            = o->durable,
+		.sync_mode          = s->sync_mode,
+		.sync_ms            = (uint32_t) s->sync_ms,
 	};
 	int fd, rv;
 
-	snprintf(shm_name, len, "/%s%" PRIu64, s->prefix, s->next_id++);
+	*fdp = -1;
+	if (o->durable && s->state_dir[0] == '\0') {
+		return IPCQ_ENOTSUP;
+	}
+	if (o->durable) {
+		snprintf(shm_name, len, "%s/%s%" PRIu64, s->state_dir, s->prefix,
+		    s->next_id++);
+	} else {
+		snprintf(shm_name, len, "/%s%" PRIu64, s->prefix, s->next_id++);
+	}
 	/* O_EXCL: a name is never reused, and never someone else's. */
-	fd = shm_open(shm_name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
-	        O_CLOEXEC, 0600);
+	fd = seg_open(shm_name, O_RDWR | O_CREAT | O_EXCL, 0600);
 	if (fd < 0) {
 		ipcqd_error("cannot create segment %s: %s", shm_name,
 		    strerror(errno));
@@ -102,9 +181,13 @@ ipcqd_segs_create(ipcqd_segs *s, const char *name,
 	}
 	fchmod(fd, 0600); /* whatever the umask */
 	rv = ipcqi_seg_create(seg, fd, &p);
-	close(fd);
 	if (rv != 0) {
-		shm_unlink(shm_name);
+		close(fd);
+		ipcqd_segs_unlink(shm_name);
+	} else if (o->durable) {
+		*fdp = fd; /* kept for the syncer */
+	} else {
+		close(fd);
 	}
 	return rv;
 }
@@ -112,24 +195,34 @@ ipcqd_segs_create(ipcqd_segs *s, const char *name,
 void
 ipcqd_segs_unlink(const char *shm_name)
 {
-	if (shm_name[0] != '\0') {
+	if (shm_name[0] == '\0') {
+		return;
+	}
+	if (ipcqd_segs_is_file(shm_name)) {
+		unlink(shm_name);
+	} else {
 		shm_unlink(shm_name);
 	}
 }
 
 /* Map one file of ours and make it a queue again. */
 static void
-seg_adopt_one(ipcqd_segs *s, ipcqd_broker *b, const char *file)
+seg_adopt_one(ipcqd_segs *s, ipcqd_broker *b, const char *dir,
+    const char *file)
 {
-	char        shm_name[300];
+	char        shm_name[800];
 	struct stat st;
 	ipcqi_seg   seg;
 	ipcqd_queue *q;
 	uint64_t    id  = strtoull(file + strlen(s->prefix), NULL, 10);
 	int         fd, rv;
 
-	snprintf(shm_name, sizeof(shm_name), "/%s", file);
-	fd = shm_open(shm_name, O_RDWR | O_NOFOLLOW | O_CLOEXEC, 0);
+	if (dir == NULL) {
+		snprintf(shm_name, sizeof(shm_name), "/%s", file);
+	} else {
+		snprintf(shm_name, sizeof(shm_name), "%s/%s", dir, file);
+	}
+	fd = seg_open(shm_name, O_RDWR, 0);
 	if (fd < 0) {
 		return;
 	}
@@ -139,13 +232,17 @@ seg_adopt_one(ipcqd_segs *s, ipcqd_broker *b, const char *file)
 		return;
 	}
 	rv = ipcqi_seg_map(&seg, fd, NULL);
-	close(fd);
+	if (rv != 0 || dir == NULL) {
+		close(fd);
+		fd = -1;
+	}
 	if (rv == IPCQ_EVERSION) {
 		ipcqd_warn("segment %s has another layout version: left alone",
 		    shm_name);
 		return;
 	}
 	if (rv != 0 || !ipcqi_name_valid(seg.hdr->name) ||
+	    (seg.hdr->qstate & IPCQI_QS_DELETED) != 0 ||
 	    ipcqd_broker_find_queue(b, seg.hdr->name) != NULL) {
 		ipcqd_error("segment %s is unreadable or a duplicate: removed",
 		    shm_name);
@@ -155,16 +252,28 @@ seg_adopt_one(ipcqd_segs *s, ipcqd_broker *b, const char *file)
 		shm_unlink(shm_name);
 		return;
 	}
-	/* Whoever held leases or loans died with the old instance. */
-	if (ipcqi_seg_lock(&seg) == 0) {
-		ipcqi_seg_return_holder(&seg, 0);
-		seg.hdr->broker_watch   = 0;
-		seg.hdr->broker_pending = 0;
-		ipcqi_seg_unlock(&seg);
-	}
 	if ((q = ipcqd_queue_from_seg(&seg, shm_name)) == NULL) {
 		ipcqi_seg_unmap(&seg);
+		if (fd >= 0) {
+			close(fd);
+		}
 		return;
+	}
+	q->fd = fd; /* durable: kept for the syncer */
+	/* Whoever held leases or loans died with the old instance. A
+	 * client of it still alive but stopped inside its critical section
+	 * holds the lock: then the returns wait for it (queue_lock.c). */
+	rv = ipcqi_seg_lock_timed(&q->seg, SEG_ADOPT_WAIT_MS);
+	if (rv == 0) {
+		ipcqi_seg_return_holder(&q->seg, 0);
+		q->seg.hdr->broker_watch   = 0;
+		q->seg.hdr->broker_pending = 0;
+		ipcqi_seg_unlock(&q->seg);
+	} else if (rv == IPCQ_EBUSY) {
+		ipcqd_warn("segment %s: lock held by a process of the old "
+		           "instance; its leases return when it lets go",
+		    shm_name);
+		ipcqd_qu_defer_return(q, 0);
 	}
 	q->bell = s->bell;
 	ipcqd_broker_insert_queue(b, q);
@@ -176,25 +285,36 @@ seg_adopt_one(ipcqd_segs *s, ipcqd_broker *b, const char *file)
 	    ipcqi_seg_corrupt(&seg) ? " QUARANTINED: corrupt" : "");
 }
 
-int
-ipcqd_segs_adopt(ipcqd_segs *s, ipcqd_broker *b)
+/* Adopt our files in dir (NULL: /dev/shm, as POSIX shm names). */
+static void
+seg_adopt_dir(ipcqd_segs *s, ipcqd_broker *b, const char *dir)
 {
-	DIR           *d = opendir(SEG_DIR);
+	DIR           *d = opendir(dir != NULL ? dir : SEG_DIR);
 	struct dirent *e;
 	size_t         plen = strlen(s->prefix);
-	int            n    = (int) b->nqueues;
 
 	if (d == NULL) {
-		return 0;
+		return;
 	}
 	while ((e = readdir(d)) != NULL) {
 		if (strncmp(e->d_name, s->prefix, plen) != 0 ||
 		    strcmp(e->d_name + plen, "bell") == 0) {
 			continue;
 		}
-		seg_adopt_one(s, b, e->d_name);
+		seg_adopt_one(s, b, dir, e->d_name);
 	}
 	closedir(d);
+}
+
+int
+ipcqd_segs_adopt(ipcqd_segs *s, ipcqd_broker *b)
+{
+	int n = (int) b->nqueues;
+
+	seg_adopt_dir(s, b, NULL);
+	if (s->state_dir[0] != '\0') {
+		seg_adopt_dir(s, b, s->state_dir);
+	}
 	return (int) b->nqueues - n;
 }
 
@@ -213,17 +333,90 @@ seg_waker(void *arg)
 		if (__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE)) {
 			break;
 		}
+		bool retry = false;
 		ipcqd_broker_lock(b);
 		for (ipcqd_node *n = b->queues.next; n != &b->queues;
 		     n             = n->next) {
 			ipcqd_queue *q = IPCQD_CONTAINER(n, ipcqd_queue, node);
+			bool stuck     = ipcqd_queue_needs_retry(q);
 			if (__atomic_exchange_n(&q->seg.hdr->broker_pending, 0,
-			        __ATOMIC_ACQUIRE)) {
+			        __ATOMIC_ACQUIRE) ||
+			    stuck) {
 				ipcqd_queue_poke(q);
+			}
+			retry = retry || ipcqd_queue_needs_retry(q);
+		}
+		ipcqd_broker_unlock(b);
+		/* A queue whose lock a client holds is retried on a timer:
+		 * nothing rings when a stopped client resumes. */
+		ipcqi_futex_wait(&s->bell->seq, seen,
+		    retry ? ipcqd_now_ms() + SEG_RETRY_MS : INT64_MAX);
+	}
+	return NULL;
+}
+
+/* A durable queue's change count: it moved if any of these did. */
+static uint64_t
+seg_changes(const ipcqd_queue *q)
+{
+	const ipcqi_seg_hdr *h = q->seg.hdr;
+
+	return __atomic_load_n(&h->sent, __ATOMIC_RELAXED) +
+	    __atomic_load_n(&h->acked, __ATOMIC_RELAXED) +
+	    __atomic_load_n(&h->redelivered, __ATOMIC_RELAXED) +
+	    __atomic_load_n(&h->dropped, __ATOMIC_RELAXED) +
+	    __atomic_load_n(&h->purged, __ATOMIC_RELAXED);
+}
+
+/* IPCQI_SYNC_BATCH: every sync_ms, fdatasync each durable queue that
+ * changed. The descriptors are duplicated under the broker lock and
+ * synced outside it (a sync may take long; a queue deleted meanwhile
+ * only makes the sync of an unlinked file). */
+static void *
+seg_syncer(void *arg)
+{
+	ipcqd_broker *b = arg;
+	ipcqd_segs   *s = &b->segs;
+
+	for (;;) {
+		struct timespec ts;
+		int             fds[64], n = 0, stop;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += s->sync_ms / 1000;
+		ts.tv_nsec += (long) (s->sync_ms % 1000) * 1000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_mutex_lock(&s->sync_mtx);
+		if (!s->sync_stop) {
+			pthread_cond_timedwait(&s->sync_cv, &s->sync_mtx, &ts);
+		}
+		stop = s->sync_stop;
+		pthread_mutex_unlock(&s->sync_mtx);
+		ipcqd_broker_lock(b);
+		for (ipcqd_node *x = b->queues.next;
+		     x != &b->queues && n < (int) (sizeof(fds) / sizeof(fds[0]));
+		     x = x->next) {
+			ipcqd_queue *q = IPCQD_CONTAINER(x, ipcqd_queue, node);
+			uint64_t     c;
+			if (q->fd < 0 || (c = seg_changes(q)) == q->synced) {
+				continue;
+			}
+			if ((fds[n] = dup(q->fd)) >= 0) {
+				q->synced = c;
+				n++;
 			}
 		}
 		ipcqd_broker_unlock(b);
-		ipcqi_futex_wait(&s->bell->seq, seen, INT64_MAX);
+		for (int i = 0; i < n; i++) {
+			(void) fdatasync(fds[i]);
+			close(fds[i]);
+		}
+		if (stop) {
+			break; /* after a last sync */
+		}
 	}
 	return NULL;
 }
@@ -238,12 +431,26 @@ ipcqd_segs_start_waker(ipcqd_segs *s, ipcqd_broker *b)
 		return IPCQ_ENOMEM;
 	}
 	s->waker_on = 1;
+	if (s->state_dir[0] != '\0' && s->sync_mode == IPCQI_SYNC_BATCH) {
+		if (pthread_create(&s->syncer, NULL, seg_syncer, b) != 0) {
+			return IPCQ_ENOMEM;
+		}
+		s->syncer_on = 1;
+	}
 	return 0;
 }
 
 void
 ipcqd_segs_fini(ipcqd_segs *s)
 {
+	if (s->syncer_on) {
+		pthread_mutex_lock(&s->sync_mtx);
+		s->sync_stop = 1;
+		pthread_cond_signal(&s->sync_cv);
+		pthread_mutex_unlock(&s->sync_mtx);
+		pthread_join(s->syncer, NULL);
+		s->syncer_on = 0;
+	}
 	if (s->waker_on) {
 		__atomic_store_n(&s->stop, 1, __ATOMIC_RELEASE);
 		__atomic_fetch_add(&s->bell->seq, 1, __ATOMIC_RELEASE);

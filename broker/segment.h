@@ -23,6 +23,14 @@ struct ipcqd_broker;
 
 typedef struct ipcqd_segs {
 	char        prefix[64]; /* "ipcq-<uid>-<tag>-" (no leading '/') */
+	char        state_dir[512]; /* durable queues' files; "" if none */
+	int         sync_mode;      /* IPCQI_SYNC_* for durable queues */
+	int         sync_ms;
+	pthread_t   syncer;         /* IPCQI_SYNC_BATCH: syncs every sync_ms */
+	int         syncer_on;
+	pthread_mutex_t sync_mtx;   /* guards sync_stop, with sync_cv */
+	pthread_cond_t  sync_cv;
+	int             sync_stop;
 	uint64_t    next_id;    /* broker lock */
 	ipcqi_bell *bell;       /* mapped doorbell, NULL if none */
 	char        bell_name[80];
@@ -32,16 +40,26 @@ typedef struct ipcqd_segs {
 } ipcqd_segs;
 
 /* Derive names from the broker's first address and create the doorbell
- * (an existing one of ours is reused). 0 or an ipcq error. */
-int ipcqd_segs_init(ipcqd_segs *s, const char *url);
+ * (an existing one of ours is reused); check or create the state
+ * directory (NULL: durable queues are refused). 0 or an ipcq error. */
+int ipcqd_segs_init(ipcqd_segs *s, const char *url, const char *state_dir,
+    int sync_mode, int sync_ms);
 
-/* Create the segment file of a new queue and map it. On success
- * shm_name holds its name. */
+/* Create the segment file of a new queue and map it: in /dev/shm, or a
+ * file in the state directory for a durable queue (IPCQ_ENOTSUP without
+ * one). On success shm_name holds its name ("/ipcq-..." for a POSIX shm
+ * object, an absolute path for a file) and *fd, for a durable queue, an
+ * open descriptor of the file (else -1). */
 int ipcqd_segs_create(ipcqd_segs *s, const char *name,
-    const ipcqd_queue_opts *o, ipcqi_seg *seg, char *shm_name, size_t len);
+    const ipcqd_queue_opts *o, ipcqi_seg *seg, char *shm_name, size_t len,
+    int *fd);
 
-/* Remove a segment file (mappings stay valid until unmapped). */
+/* Remove a segment (mappings stay valid until unmapped). */
 void ipcqd_segs_unlink(const char *shm_name);
+
+/* Whether a segment name is a file path (durable) rather than a POSIX
+ * shm object name. */
+int ipcqd_segs_is_file(const char *shm_name);
 
 /* Adopt every segment of ours left by an earlier instance: each valid
  * one becomes a queue again (its leases and unfinished loans returned:
@@ -50,7 +68,8 @@ void ipcqd_segs_unlink(const char *shm_name);
  * left alone. Broker lock held. Returns the number adopted. */
 int ipcqd_segs_adopt(ipcqd_segs *s, struct ipcqd_broker *b);
 
-/* Start / stop the waker thread (stop also removes the doorbell). */
+/* Start / stop the waker thread (stop also removes the doorbell), and
+ * the syncer of durable queues (IPCQI_SYNC_BATCH). */
 int  ipcqd_segs_start_waker(ipcqd_segs *s, struct ipcqd_broker *b);
 void ipcqd_segs_fini(ipcqd_segs *s);
 

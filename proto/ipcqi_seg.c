@@ -11,9 +11,11 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ipcq.h"
+#include "ipcqi_sigbus.h"
 
 /* The layout is a contract between processes built separately: pin it. */
 _Static_assert(sizeof(ipcqi_seg_rec) == IPCQI_SEG_REC_BYTES, "record size");
@@ -23,6 +25,7 @@ _Static_assert(offsetof(ipcqi_seg_hdr, seg_bytes) == 16, "hdr seg_bytes");
 _Static_assert(offsetof(ipcqi_seg_hdr, name) == 48, "hdr name");
 _Static_assert(offsetof(ipcqi_seg_hdr, max_messages) == 184, "hdr options");
 _Static_assert(offsetof(ipcqi_seg_hdr, durable) == 212, "hdr durable");
+_Static_assert(offsetof(ipcqi_seg_hdr, sync_ms) == 220, "hdr sync_ms");
 _Static_assert(offsetof(ipcqi_seg_hdr, lock) == 256, "hdr lock");
 _Static_assert(sizeof(pthread_mutex_t) <= 64, "mutex fits its line");
 _Static_assert(offsetof(ipcqi_seg_hdr, head) == 320, "hdr state");
@@ -112,6 +115,10 @@ ipcqi_seg_create(ipcqi_seg *s, int fd, const ipcqi_seg_params *p)
 	if (base == MAP_FAILED) {
 		return IPCQ_ENOMEM;
 	}
+	if (ipcqi_sigbus_add(base, total) != 0) {
+		munmap(base, total);
+		return IPCQ_ENOMEM;
+	}
 	seg_geometry(s, base, total);
 	h = s->hdr;
 	memset(h, 0, sizeof(*h));
@@ -128,8 +135,11 @@ ipcqi_seg_create(ipcqi_seg *s, int fd, const ipcqi_seg_params *p)
 	h->full_policy        = (uint32_t) p->full_policy;
 	h->expected_producers = p->expected_producers;
 	h->durable            = p->durable != 0;
+	h->sync_mode          = p->durable ? (uint32_t) p->sync_mode : 0;
+	h->sync_ms            = p->sync_ms;
 	h->next_lease         = 1;
 	if (seg_init_lock(&h->lock) != 0) {
+		ipcqi_sigbus_remove(base);
 		munmap(base, total);
 		memset(s, 0, sizeof(*s));
 		return IPCQ_ENOMEM;
@@ -196,8 +206,14 @@ ipcqi_seg_map(ipcqi_seg *s, int fd, const char *want_name)
 	if (base == MAP_FAILED) {
 		return IPCQ_ENOMEM;
 	}
+	/* Before the first read: the file may shrink under us already. */
+	if (ipcqi_sigbus_add(base, (size_t) st.st_size) != 0) {
+		munmap(base, (size_t) st.st_size);
+		return IPCQ_ENOMEM;
+	}
 	rv = seg_check_hdr(base, (uint64_t) st.st_size, want_name);
 	if (rv != 0) {
+		ipcqi_sigbus_remove(base);
 		munmap(base, (size_t) st.st_size);
 		return rv;
 	}
@@ -213,7 +229,17 @@ void
 ipcqi_seg_unmap(ipcqi_seg *s)
 {
 	if (s != NULL && s->base != NULL) {
-		munmap(s->base, s->seg_bytes);
+		bool lost = ipcqi_sigbus_lost(s->base);
+
+		ipcqi_sigbus_remove(s->base); /* before munmap */
+		/* A lost range stays mapped (zero pages: address space, no
+		 * file). A thread that held the robust mutex when the pages
+		 * went still has it on its robust list, which glibc links
+		 * through the mutex itself: its next robust lock writes
+		 * there, so the range must never be unmapped or reused. */
+		if (!lost) {
+			munmap(s->base, s->seg_bytes);
+		}
 		memset(s, 0, sizeof(*s));
 	}
 }
@@ -232,6 +258,9 @@ ipcqi_seg_quarantine(ipcqi_seg *s)
 bool
 ipcqi_seg_corrupt(const ipcqi_seg *s)
 {
+	if (ipcqi_sigbus_lost(s->base)) {
+		return true; /* truncated: the header is zeros now */
+	}
 	return (__atomic_load_n(&s->hdr->qstate, __ATOMIC_ACQUIRE) &
 	           IPCQI_QS_CORRUPT) != 0;
 }
@@ -239,8 +268,45 @@ ipcqi_seg_corrupt(const ipcqi_seg *s)
 int
 ipcqi_seg_lock(ipcqi_seg *s)
 {
-	int rv = pthread_mutex_lock(&s->hdr->lock);
+	return ipcqi_seg_lock_timed(s, -1);
+}
 
+/* Take the mutex: forever, not at all (0), or until timeout_ms. */
+static int
+seg_mutex_take(pthread_mutex_t *m, int timeout_ms)
+{
+	struct timespec ts;
+
+	if (timeout_ms < 0) {
+		return pthread_mutex_lock(m);
+	}
+	if (timeout_ms == 0) {
+		return pthread_mutex_trylock(m);
+	}
+	/* pthread_mutex_timedlock measures CLOCK_REALTIME. */
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += timeout_ms / 1000;
+	ts.tv_nsec += (long) (timeout_ms % 1000) * 1000000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	return pthread_mutex_timedlock(m, &ts);
+}
+
+int
+ipcqi_seg_lock_timed(ipcqi_seg *s, int timeout_ms)
+{
+	int rv;
+
+	/* Truncated (ipcqi_sigbus.h): the mutex is zeros, trust nothing. */
+	if (ipcqi_sigbus_lost(s->base)) {
+		return IPCQ_ECORRUPT;
+	}
+	rv = seg_mutex_take(&s->hdr->lock, timeout_ms);
+	if (rv == EBUSY || rv == ETIMEDOUT) {
+		return IPCQ_EBUSY; /* held, by someone alive (or stopped) */
+	}
 	if (rv == EOWNERDEAD) {
 		/* The owner died inside a critical section. Every operation
 		 * writes a record fully before it moves tail over it, and
@@ -266,6 +332,9 @@ ipcqi_seg_lock(ipcqi_seg *s)
 		ipcqi_seg_quarantine(s);
 		return IPCQ_ECORRUPT;
 	}
+	/* Corrupt, or lost while we took the lock: then what we hold may
+	 * be the zero-filled replacement, a normal mutex whose unlock is
+	 * a plain store. */
 	if (ipcqi_seg_corrupt(s)) {
 		pthread_mutex_unlock(&s->hdr->lock);
 		return IPCQ_ECORRUPT;
@@ -276,5 +345,10 @@ ipcqi_seg_lock(ipcqi_seg *s)
 void
 ipcqi_seg_unlock(ipcqi_seg *s)
 {
-	pthread_mutex_unlock(&s->hdr->lock);
+	/* Lost while held: the real mutex went with the file; the one at
+	 * its address is zeros that nobody takes again (ipcqi_seg_lock
+	 * checks first). */
+	if (!ipcqi_sigbus_lost(s->base)) {
+		pthread_mutex_unlock(&s->hdr->lock);
+	}
 }

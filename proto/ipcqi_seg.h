@@ -102,7 +102,9 @@ typedef struct ipcqi_seg_hdr {
 	uint32_t full_policy;
 	uint32_t expected_producers;
 	uint32_t durable;
-	uint8_t  pad0[256 - 216];
+	uint32_t sync_mode; /* IPCQI_SYNC_*: when a durable send reaches disk */
+	uint32_t sync_ms;   /* IPCQI_SYNC_BATCH: the broker's period */
+	uint8_t  pad0[256 - 224];
 
 	/* At 256: the lock. */
 	pthread_mutex_t lock;
@@ -190,7 +192,18 @@ typedef struct ipcqi_seg_params {
 	int         full_policy;
 	uint32_t    expected_producers;
 	int         durable;
+	int         sync_mode; /* IPCQI_SYNC_* (durable only) */
+	uint32_t    sync_ms;
 } ipcqi_seg_params;
+
+/* Sync policies of a durable queue (docs/shm.md, "Durable queues"). */
+#define IPCQI_SYNC_NONE   0 /* the kernel writes back when it likes */
+#define IPCQI_SYNC_BATCH  1 /* the broker syncs every sync_ms */
+#define IPCQI_SYNC_ALWAYS 2 /* a send returns after its record is synced */
+
+/* After records were added (lock held): under IPCQI_SYNC_ALWAYS, write
+ * the segment's dirty pages to disk before the send is acknowledged. */
+void ipcqi_seg_sync_sent(ipcqi_seg *s);
 
 /* ------------------------------------------------ mapping (ipcqi_seg.c) */
 
@@ -215,6 +228,17 @@ void ipcqi_seg_unmap(ipcqi_seg *s);
  * found) corrupt: then the lock is NOT held. */
 int  ipcqi_seg_lock(ipcqi_seg *s);
 void ipcqi_seg_unlock(ipcqi_seg *s);
+
+/* Same, waiting at most timeout_ms (0: only if free now; -1: forever):
+ * IPCQ_EBUSY if another process still holds the lock then. The broker
+ * never waits long for a lock a client holds: a client stopped inside
+ * its critical section must not stall the broker. */
+int ipcqi_seg_lock_timed(ipcqi_seg *s, int timeout_ms);
+
+/* Whether the thread holding the segment lock is stopped (SIGSTOP, a
+ * debugger): read from the robust mutex's owner id and /proc. A holder
+ * that is only preempted or slow is not stopped. Linux only. */
+bool ipcqi_seg_owner_stopped(const ipcqi_seg *s);
 
 /* Walk every record from head to tail, validate it and recompute the
  * counters (lock held). IPCQ_ECORRUPT (and the segment quarantined) if
@@ -288,6 +312,11 @@ typedef struct ipcqi_seg_payload {
 } ipcqi_seg_payload;
 int ipcqi_seg_admit(ipcqi_seg *s, const ipcqi_seg_payload *p, size_t n,
     size_t *accepted);
+
+/* Make room for a len-byte message under the queue's full policy
+ * (dropping the oldest if that is the policy): 0, IPCQI_WOULD_BLOCK,
+ * IPCQ_EFULL or IPCQ_ECORRUPT. */
+int ipcqi_seg_room(ipcqi_seg *s, uint32_t len);
 
 /* What a consumer holding own_leases of the queue's leases gets when
  * nothing is ready: IPCQ_EOF, IPCQ_EABANDONED or IPCQI_WOULD_BLOCK. EOF

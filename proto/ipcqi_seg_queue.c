@@ -8,45 +8,57 @@
 #include "ipcqi_seg.h"
 
 int
+ipcqi_seg_room(ipcqi_seg *s, uint32_t len)
+{
+	if (ipcqi_seg_fits(s, len)) {
+		return 0;
+	}
+	if (ipcqi_seg_corrupt(s)) {
+		return IPCQ_ECORRUPT;
+	}
+	if (s->full_policy == IPCQ_FULL_FAIL) {
+		return IPCQ_EFULL;
+	}
+	if (s->full_policy == IPCQ_FULL_BLOCK) {
+		return IPCQI_WOULD_BLOCK;
+	}
+	/* Drop the oldest until it fits; if what is left is all leased,
+	 * there is nothing to drop. */
+	while (!ipcqi_seg_fits(s, len)) {
+		if (!ipcqi_seg_drop_oldest(s)) {
+			return ipcqi_seg_corrupt(s) ? IPCQ_ECORRUPT : IPCQ_EFULL;
+		}
+	}
+	return 0;
+}
+
+int
 ipcqi_seg_admit(ipcqi_seg *s, const ipcqi_seg_payload *p, size_t n,
     size_t *accepted)
 {
+	size_t before = *accepted;
+	int    rv     = 0;
+
 	if (s->hdr->qstate & IPCQI_QS_ENDED) {
 		return IPCQ_ECLOSED;
 	}
 	while (*accepted < n) {
-		const ipcqi_seg_payload *m   = &p[*accepted];
-		uint32_t                 len = (uint32_t) m->len;
-		int                      rv;
+		const ipcqi_seg_payload *m = &p[*accepted];
 
 		if (m->len > s->max_message_bytes) {
-			return IPCQ_EMSGSIZE;
+			rv = IPCQ_EMSGSIZE;
+			break;
 		}
-		if (!ipcqi_seg_fits(s, len)) {
-			if (ipcqi_seg_corrupt(s)) {
-				return IPCQ_ECORRUPT;
-			}
-			if (s->full_policy == IPCQ_FULL_FAIL) {
-				return IPCQ_EFULL;
-			}
-			if (s->full_policy == IPCQ_FULL_BLOCK) {
-				return IPCQI_WOULD_BLOCK;
-			}
-			/* Drop the oldest until it fits; if what is left is
-			 * all leased, there is nothing to drop. */
-			while (!ipcqi_seg_fits(s, len)) {
-				if (!ipcqi_seg_drop_oldest(s)) {
-					return ipcqi_seg_corrupt(s) ? IPCQ_ECORRUPT
-					                            : IPCQ_EFULL;
-				}
-			}
-		}
-		if ((rv = ipcqi_seg_put(s, m->data, len)) != 0) {
-			return rv;
+		if ((rv = ipcqi_seg_room(s, (uint32_t) m->len)) != 0 ||
+		    (rv = ipcqi_seg_put(s, m->data, (uint32_t) m->len)) != 0) {
+			break;
 		}
 		(*accepted)++;
 	}
-	return 0;
+	if (*accepted > before) {
+		ipcqi_seg_sync_sent(s); /* durable under IPCQI_SYNC_ALWAYS */
+	}
+	return rv;
 }
 
 int

@@ -13,8 +13,12 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <string.h>
 #include <linux/futex.h>
 #include <stdint.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -124,4 +128,49 @@ ipcqi_seg_sleeping(const ipcqi_seg *s, uint32_t kind)
 		}
 	}
 	return n;
+}
+
+void
+ipcqi_seg_sync_sent(ipcqi_seg *s)
+{
+	/* The header says the policy; a scribbled value costs at most a
+	 * needless sync. MS_SYNC writes only the dirty pages: the records
+	 * just added and the header. */
+	if (s->hdr->durable &&
+	    __atomic_load_n(&s->hdr->sync_mode, __ATOMIC_RELAXED) ==
+	        IPCQI_SYNC_ALWAYS) {
+		(void) msync(s->base, s->seg_bytes, MS_SYNC);
+	}
+}
+
+bool
+ipcqi_seg_owner_stopped(const ipcqi_seg *s)
+{
+	/* A robust mutex's word holds its owner's thread id (the kernel's
+	 * robust-futex protocol needs it there), whatever else glibc keeps. */
+	uint32_t word = __atomic_load_n((const uint32_t *) (const void *) &s->hdr->lock,
+	    __ATOMIC_RELAXED);
+	int      tid  = (int) (word & FUTEX_TID_MASK);
+	char     path[64], buf[256], *p;
+	int      fd;
+	ssize_t  n;
+
+	if (tid == 0) {
+		return false;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/stat", tid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		return false; /* gone: the next lock sees EOWNERDEAD */
+	}
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0) {
+		return false;
+	}
+	buf[n] = '\0';
+	/* "tid (comm) S ...": the state follows the last ')'. */
+	if ((p = strrchr(buf, ')')) == NULL || p[1] != ' ') {
+		return false;
+	}
+	return p[2] == 'T' || p[2] == 't';
 }

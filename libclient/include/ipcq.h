@@ -175,6 +175,11 @@ typedef struct ipcq_queue_opts {
 	/* Non-zero: the queue must not exist with other options; an
 	 * existing queue with different options gives IPCQ_EEXIST. */
 	int declare;
+	/* Non-zero when this open creates the queue: it keeps its segment in
+	 * a file under the broker's --state-dir, so its messages survive a
+	 * reboot as the broker's --sync policy promises (docs/shm.md);
+	 * IPCQ_ENOTSUP from a broker without a state directory. */
+	int durable;
 } ipcq_queue_opts;
 
 /* Fill opts with defaults. */
@@ -271,10 +276,14 @@ typedef struct ipcq_stats {
 	uint64_t redelivered; /* messages put back for redelivery */
 	uint64_t dropped;     /* discarded by IPCQ_FULL_DROP_OLDEST */
 	uint64_t purged;      /* discarded by purge */
-	uint32_t senders_waiting;   /* sends parked in the broker (full) */
-	uint32_t receivers_waiting; /* recvs parked in the broker (empty) */
+	uint32_t senders_waiting;   /* sends waiting (full): parked in the
+	                               broker or asleep on shared memory */
+	uint32_t receivers_waiting; /* recvs waiting (empty), likewise */
+	uint64_t writing;     /* zero-copy loans reserved, not yet sent */
 	int      ended;       /* stream has ended */
 	int      abandoned;   /* a producer left without ending */
+	int      corrupt;     /* its segment failed a check: quarantined
+	                       * (every call answers IPCQ_ECORRUPT) */
 	uint64_t max_messages, max_bytes;
 	uint32_t max_message_bytes, expected_producers;
 	int      full_policy;
@@ -342,6 +351,40 @@ void ipcq_msg_free(ipcq_msg *m);
 /* Non-zero if q currently moves messages through the queue's shared-memory
  * segment (the fast path), 0 if through the socket. */
 int ipcq_queue_is_shm(ipcq_queue *q);
+
+/* ------------------------------------------------------------ zero copy */
+
+/* Loan: reserve room for a len-byte message in q's segment, to be filled
+ * in place (ipcq_msg_buffer) and sent with ipcq_queue_send_loan — the
+ * payload is written once, straight into shared memory. Blocks like a
+ * send while the queue is full (full policy, timeout_ms). On success *m
+ * is owned by the caller until ipcq_queue_send_loan, or ipcq_msg_free,
+ * which gives the room back unsent. On the socket path the loan is an
+ * ordinary buffer and the send a normal send. Errors as ipcq_queue_send.
+ * A loan must be sent or freed before q is detached; a producer that dies
+ * holding a loan loses it (it is never delivered, its room comes back). */
+int ipcq_msg_loan(ipcq_msg **m, ipcq_queue *q, size_t len, int timeout_ms);
+
+/* The writable payload of a loan (ipcq_msg_size bytes); NULL for any
+ * other message. */
+void *ipcq_msg_buffer(ipcq_msg *m);
+
+/* Send a loan on the queue it was loaned from. Takes m in every case (it
+ * is freed, also on error). timeout_ms matters only on the socket path.
+ * Errors: IPCQ_EINVAL (not a loan of q), IPCQ_ECONNLOST (the connection
+ * dropped since the loan: the broker discarded it), IPCQ_ECORRUPT, or
+ * those of ipcq_queue_send on the socket path. */
+int ipcq_queue_send_loan(ipcq_queue *q, ipcq_msg *m, int timeout_ms);
+
+/* Receive one message as a view: ipcq_msg_data points into the segment,
+ * nothing is copied. The record stays held by this handle until
+ * ipcq_msg_free, which finishes it: in IPCQ_ACK_AUTO mode it is acked; in
+ * IPCQ_ACK_EXPLICIT mode it is acked if ipcq_queue_ack was called on the
+ * view, else returned for redelivery (as after ipcq_queue_nack). Views
+ * must be freed before q is detached. On the socket path it is an
+ * ordinary received copy with the usual rules. Errors as
+ * ipcq_queue_recv. */
+int ipcq_queue_recv_view(ipcq_queue *q, ipcq_msg **m, int timeout_ms);
 
 #ifdef __cplusplus
 }

@@ -29,8 +29,10 @@ ipcqi_stats_fill(ipcq_stats *st, const Ipcq__V1__QueueStats *qs)
 	st->purged          = qs->purged;
 	st->senders_waiting   = qs->senders_waiting;
 	st->receivers_waiting = qs->receivers_waiting;
+	st->writing           = qs->writing;
 	st->ended           = qs->ended;
 	st->abandoned       = qs->abandoned;
+	st->corrupt         = qs->corrupt;
 	if (o != NULL) {
 		st->max_messages       = o->max_messages;
 		st->max_bytes          = o->max_bytes;

@@ -179,8 +179,22 @@ void ipcqi_poll_fini(ipcq_queue *q);
  * gives up and leaks the client (nanomsg/nng#1543). */
 #define IPCQI_CLIENT_CLOSE_MS 5000
 
+/* What an ipcq_msg is: a received copy (payload in data[]), a loan
+ * (reserved for sending: in the segment, or on the heap on the socket
+ * path), or a view (a received record read in place in the segment). */
+enum ipcqi_msg_kind {
+	IPCQI_MSG_COPY = 0,
+	IPCQI_MSG_LOAN,      /* ext: WRITING record at pos */
+	IPCQI_MSG_LOAN_HEAP, /* data[]: sent through the socket */
+	IPCQI_MSG_VIEW,      /* ext: LEASED record at pos */
+};
+
 struct ipcq_msg {
 	const ipcq_queue *q;     /* handle it was received on */
+	int               kind;  /* enum ipcqi_msg_kind */
+	int               verdict; /* view, explicit mode: 1 acked, -1
+	                              nacked, 0 neither (returned at free) */
+	unsigned char    *ext;   /* loan, view: payload in the segment */
 	const struct ipcqi_shm *shm; /* shared-memory lease: its mapping */
 	uint64_t          pos;   /* and the record's position */
 	uint64_t          epoch; /* q's epoch at receipt */
@@ -244,6 +258,22 @@ void ipcqi_shm_kick_all(ipcq_client *c);
 
 /* Detach: unmap every mapping of q. */
 void ipcqi_shm_fini(ipcq_queue *q);
+
+/* Sleep on the segment (lock held, released here) until something
+ * changes for kind (IPCQI_SLEEP_RECV/SEND) or the deadline. */
+int ipcqi_shm_sleep(ipcq_queue *q, ipcqi_shm *m, uint32_t kind,
+    int64_t deadline);
+
+/* Lock m's segment: 0, IPCQ_ECORRUPT, or IPCQ_EDELETED (unlocked). */
+int ipcqi_shm_lock(ipcqi_shm *m);
+
+/* Tell the broker about our role once (an empty send / a zero wait). */
+int ipcqi_shm_as_producer(ipcq_queue *q, ipcqi_shm *m, int64_t deadline);
+int ipcqi_shm_as_consumer(ipcq_queue *q, ipcqi_shm *m, int64_t deadline);
+
+/* Free a loan or a view: discard the loan; finish the view (ack, or
+ * return it for redelivery). */
+void ipcqi_msg_release(ipcq_msg *m);
 
 /* Register / unregister q with its client (c->queues). */
 void ipcqi_client_add_queue(ipcq_client *c, ipcq_queue *q);

@@ -18,6 +18,9 @@ ipcqi_msg_from_delivery(
 		return (NULL);
 	}
 	m->q              = q;
+	m->kind           = IPCQI_MSG_COPY;
+	m->verdict        = 0;
+	m->ext            = NULL;
 	m->shm            = NULL;
 	m->pos            = 0;
 	m->epoch          = epoch;
@@ -34,7 +37,10 @@ ipcqi_msg_from_delivery(
 const void *
 ipcq_msg_data(const ipcq_msg *m)
 {
-	return (m != NULL ? (const void *) m->data : NULL);
+	if (m == NULL) {
+		return (NULL);
+	}
+	return (m->ext != NULL ? (const void *) m->ext : (const void *) m->data);
 }
 
 size_t
@@ -58,5 +64,8 @@ ipcq_msg_redelivered(const ipcq_msg *m)
 void
 ipcq_msg_free(ipcq_msg *m)
 {
+	if (m != NULL && m->kind != IPCQI_MSG_COPY) {
+		ipcqi_msg_release(m); /* loan.c: finish it in the segment */
+	}
 	free(m);
 }

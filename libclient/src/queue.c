@@ -54,6 +54,7 @@ queue_do_open(ipcq_queue *q, int64_t deadline)
 	qo.max_message_bytes  = q->opts.max_message_bytes;
 	qo.full_policy        = (Ipcq__V1__FullPolicy) q->opts.full_policy;
 	qo.expected_producers = q->opts.expected_producers;
+	qo.durable            = q->opts.durable != 0;
 	o.queue               = q->name;
 	o.roles               = (uint32_t) q->opts.roles;
 	o.ack_mode            = (Ipcq__V1__AckMode) q->opts.ack_mode;

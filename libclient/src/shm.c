@@ -99,7 +99,11 @@ ipcqi_shm_attach(ipcq_queue *q, const Ipcq__V1__ShmInfo *info)
 	    info->segment[0] != '/' || (m = calloc(1, sizeof(*m))) == NULL) {
 		return;
 	}
-	fd = shm_open(info->segment, O_RDWR | O_NOFOLLOW | O_CLOEXEC, 0);
+	/* A durable queue's segment is a file (a path), others a POSIX
+	 * shm object ("/name"). */
+	fd = strchr(info->segment + 1, '/') != NULL
+	    ? open(info->segment, O_RDWR | O_NOFOLLOW | O_CLOEXEC)
+	    : shm_open(info->segment, O_RDWR | O_NOFOLLOW | O_CLOEXEC, 0);
 	if (fd < 0) {
 		free(m); /* another host or user: the socket path it is */
 		return;
@@ -188,8 +192,8 @@ ipcqi_shm_fini(ipcq_queue *q)
 }
 
 /* Lock the segment, or say why not. */
-static int
-shm_lock(ipcqi_shm *m)
+int
+ipcqi_shm_lock(ipcqi_shm *m)
 {
 	int rv = ipcqi_seg_lock(&m->seg);
 
@@ -240,8 +244,9 @@ shm_spin(ipcqi_shm *m, uint32_t *seq, uint32_t spin_us)
  * changes or the deadline passes. IPCQ_ECONNLOST if the connection that
  * owns the handle dropped meanwhile.
  */
-static int
-shm_sleep(ipcq_queue *q, ipcqi_shm *m, uint32_t kind, int64_t deadline)
+int
+ipcqi_shm_sleep(ipcq_queue *q, ipcqi_shm *m, uint32_t kind,
+    int64_t deadline)
 {
 	ipcqi_seg_hdr *h        = m->seg.hdr;
 	uint32_t      *seq      = kind == IPCQI_SLEEP_RECV ? &h->data_seq
@@ -283,8 +288,8 @@ shm_sleep(ipcq_queue *q, ipcqi_shm *m, uint32_t kind, int64_t deadline)
 /* The broker counts producers for end of stream: a handle opened without
  * the producer role becomes one at its first send, which on this path
  * the broker does not see. Tell it with an empty send. */
-static int
-shm_register_producer(ipcq_queue *q, ipcqi_shm *m, int64_t deadline)
+int
+ipcqi_shm_as_producer(ipcq_queue *q, ipcqi_shm *m, int64_t deadline)
 {
 	Ipcq__V1__Request     req = IPCQ__V1__REQUEST__INIT;
 	Ipcq__V1__SendRequest s   = IPCQ__V1__SEND_REQUEST__INIT;
@@ -307,8 +312,8 @@ shm_register_producer(ipcq_queue *q, ipcqi_shm *m, int64_t deadline)
 }
 
 /* Likewise for consumers (stats): a wait that does not wait. */
-static int
-shm_register_consumer(ipcq_queue *q, ipcqi_shm *m, int64_t deadline)
+int
+ipcqi_shm_as_consumer(ipcq_queue *q, ipcqi_shm *m, int64_t deadline)
 {
 	Ipcq__V1__Request     req = IPCQ__V1__REQUEST__INIT;
 	Ipcq__V1__WaitRequest w   = IPCQ__V1__WAIT_REQUEST__INIT;
@@ -361,7 +366,7 @@ ipcqi_shm_send(ipcq_queue *q, ipcqi_shm *m, const ipcq_iov *msgs, size_t n,
 	if (__atomic_load_n(&m->ended, __ATOMIC_ACQUIRE)) {
 		return IPCQ_ECLOSED; /* this producer ended its stream */
 	}
-	if ((rv = shm_register_producer(q, m, deadline)) != 0) {
+	if ((rv = ipcqi_shm_as_producer(q, m, deadline)) != 0) {
 		return rv;
 	}
 	while (total < n) {
@@ -372,7 +377,7 @@ ipcqi_shm_send(ipcq_queue *q, ipcqi_shm *m, const ipcq_iov *msgs, size_t n,
 			p[i].data = msgs[total + i].data;
 			p[i].len  = msgs[total + i].len;
 		}
-		if ((rv = shm_lock(m)) != 0) {
+		if ((rv = ipcqi_shm_lock(m)) != 0) {
 			break;
 		}
 		rv = ipcqi_seg_admit(&m->seg, p, k, &acc);
@@ -385,7 +390,7 @@ ipcqi_shm_send(ipcq_queue *q, ipcqi_shm *m, const ipcq_iov *msgs, size_t n,
 			*sent = total;
 		}
 		if (rv == IPCQI_WOULD_BLOCK) {
-			rv = shm_sleep(q, m, IPCQI_SLEEP_SEND, deadline);
+			rv = ipcqi_shm_sleep(q, m, IPCQI_SLEEP_SEND, deadline);
 			if (rv != 0) {
 				break;
 			}
@@ -409,6 +414,9 @@ shm_msg(ipcq_queue *q, ipcqi_shm *m, const ipcqi_seg_ref *r, int explicit)
 		return NULL;
 	}
 	msg->q              = q;
+	msg->kind           = IPCQI_MSG_COPY;
+	msg->verdict        = 0;
+	msg->ext            = NULL;
 	msg->shm            = explicit ? m : NULL;
 	msg->pos            = r->pos;
 	msg->epoch          = m->epoch;
@@ -462,13 +470,13 @@ ipcqi_shm_recv(ipcq_queue *q, ipcqi_shm *m, ipcq_msg **msgs, size_t max,
 {
 	int rv;
 
-	if ((rv = shm_register_consumer(q, m, deadline)) != 0) {
+	if ((rv = ipcqi_shm_as_consumer(q, m, deadline)) != 0) {
 		return rv;
 	}
 	for (;;) {
 		size_t k;
 
-		if ((rv = shm_lock(m)) != 0) {
+		if ((rv = ipcqi_shm_lock(m)) != 0) {
 			return rv;
 		}
 		if ((k = shm_take(q, m, msgs, max)) > 0) {
@@ -486,7 +494,7 @@ ipcqi_shm_recv(ipcq_queue *q, ipcqi_shm *m, ipcq_msg **msgs, size_t max,
 			ipcqi_seg_unlock(&m->seg);
 			return rv;
 		}
-		rv = shm_sleep(q, m, IPCQI_SLEEP_RECV, deadline);
+		rv = ipcqi_shm_sleep(q, m, IPCQI_SLEEP_RECV, deadline);
 		if (rv != 0) {
 			return rv;
 		}
@@ -505,12 +513,18 @@ ipcqi_shm_finish(ipcq_queue *q, const ipcq_msg *const *msgs, size_t n,
 	if (m == NULL) {
 		return IPCQ_ENOLEASE; /* the connection went: leases with it */
 	}
-	if ((lrv = shm_lock(m)) != 0) {
+	if ((lrv = ipcqi_shm_lock(m)) != 0) {
 		return lrv;
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (msgs[i]->shm != m) {
 			rv = IPCQ_ENOLEASE; /* from an earlier handle */
+			continue;
+		}
+		if (msgs[i]->kind == IPCQI_MSG_VIEW) {
+			/* Its payload is read in place: the record is finished
+			 * when the view is freed, as this verdict says. */
+			((ipcq_msg *) msgs[i])->verdict = requeue ? -1 : 1;
 			continue;
 		}
 		lrv = ipcqi_seg_finish(&m->seg, msgs[i]->pos, msgs[i]->lease,

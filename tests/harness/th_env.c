@@ -7,6 +7,7 @@
  */
 #include "harness.h"
 #include "th_internal.h"
+#include "th_seg.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -115,20 +116,6 @@ thi_read_file(const char *path, size_t *lenp)
 	return buf;
 }
 
-/* The broker's segment-name prefix for url: "ipcq-<euid>-<FNV-1a 64 of
- * url, 16 hex digits>-" (broker/segment.c). */
-static void
-env_seg_prefix(const char *url, char *buf, size_t len)
-{
-	uint64_t h = 1469598103934665603ull;
-
-	for (const char *s = url; *s != '\0'; s++) {
-		h ^= (unsigned char) *s;
-		h *= 1099511628211ull;
-	}
-	snprintf(buf, len, "ipcq-%u-%016llx-", (unsigned) geteuid(),
-	    (unsigned long long) h);
-}
 
 void
 thi_broker_register(pid_t pid, const char *url)
@@ -138,7 +125,7 @@ thi_broker_register(pid_t pid, const char *url)
 
 	ck_assert_int_lt(env.nbrokers, TH_BROKERS_MAX);
 	env.brokers[env.nbrokers++] = pid;
-	env_seg_prefix(url, pfx, sizeof(pfx));
+	th_seg_prefix(url, pfx, sizeof(pfx));
 	for (int i = 0; i < env.nprefix; i++) {
 		if (strcmp(env.seg_prefix[i], pfx) == 0) {
 			pfx[0] = '\0'; /* a restart on the same address */

@@ -11,6 +11,11 @@
  *   ipcq-peer ping
  *   common:   [--expected P] [--max-messages N] [--policy block|fail|drop]
  *             [--role auto|producer|consumer] [--timeout MS] [--gate]
+ *             [--durable] (the queue, if this open creates it)
+ *             [--zero-copy] (batch 1 only: produce with ipcq_msg_loan +
+ *             ipcq_queue_send_loan; consume with ipcq_queue_recv_view;
+ *             with --pause-at, the pause holds one more loan half
+ *             written; with --hold, the held views stay unreleased)
  *
  * Payloads are "p<K>-<seq>" (padded with '.' to --size), so a test can
  * detect loss, duplicates and reordering exactly.
@@ -52,6 +57,8 @@ struct peer_opts {
 	int         end;
 	int         gate;
 	long        pause_at;
+	int         zero_copy;
+	int         durable;
 	size_t      size;
 	int         ack_explicit;
 	long        hold;
@@ -133,6 +140,14 @@ parse_opt(struct peer_opts *o, const char *k, const char *v)
 		o->gate = 1;
 		return 0;
 	}
+	if (strcmp(k, "--zero-copy") == 0) {
+		o->zero_copy = 1;
+		return 0;
+	}
+	if (strcmp(k, "--durable") == 0) {
+		o->durable = 1;
+		return 0;
+	}
 	if (v == NULL) {
 		return -1;
 	}
@@ -202,6 +217,7 @@ peer_open(ipcq_client **c, ipcq_queue **q, const struct peer_opts *o,
 	qo.roles              = o->roles;
 	qo.ack_mode = o->ack_explicit ? IPCQ_ACK_EXPLICIT : IPCQ_ACK_AUTO;
 	qo.expected_producers = o->expected;
+	qo.durable            = o->durable;
 	qo.max_messages       = o->max_messages;
 	qo.full_policy        = o->policy;
 	if ((rv = ipcq_queue_open(q, *c, name, &qo)) != 0) {
@@ -224,6 +240,20 @@ make_payload(char *buf, size_t cap, const struct peer_opts *o, long seq)
 }
 
 /* Send messages [from, to) in batches of o->batch. */
+/* Zero copy: loan, fill in place, send. */
+static int
+send_loaned(ipcq_queue *q, const void *data, size_t len, int timeout_ms)
+{
+	ipcq_msg *m;
+	int       rv = ipcq_msg_loan(&m, q, len, timeout_ms);
+
+	if (rv != 0) {
+		return rv;
+	}
+	memcpy(ipcq_msg_buffer(m), data, len);
+	return ipcq_queue_send_loan(q, m, timeout_ms);
+}
+
 static int
 produce_range(ipcq_queue *q, const struct peer_opts *o, long from, long to,
     long *sent)
@@ -241,7 +271,9 @@ produce_range(ipcq_queue *q, const struct peer_opts *o, long from, long to,
 			iov[n].data = bufs[n];
 			iov[n].len  = make_payload(bufs[n], cap, o, seq + (long) n);
 		}
-		int rv = o->batch == 1
+		int rv = o->zero_copy
+		    ? send_loaned(q, iov[0].data, iov[0].len, o->timeout_ms)
+		    : o->batch == 1
 		    ? ipcq_queue_send(q, iov[0].data, iov[0].len, o->timeout_ms)
 		    : ipcq_queue_send_batch(q, iov, n, &done, o->timeout_ms);
 		if (o->batch == 1 && rv == 0) {
@@ -270,8 +302,16 @@ cmd_produce(ipcq_queue *q, const struct peer_opts *o)
 		return peer_fail("sent", rv, sent);
 	}
 	if (o->pause_at >= 0) {
+		/* Zero copy: pause holding a loan written half-way (a kill
+		 * now is a producer dying in the middle of a write). */
+		ipcq_msg *loan = NULL;
+		if (o->zero_copy &&
+		    (rv = ipcq_msg_loan(&loan, q, 64, o->timeout_ms)) == 0) {
+			memset(ipcq_msg_buffer(loan), 'x', 32);
+		}
 		peer_event("PAUSE");
 		peer_wait_stdin();
+		ipcq_msg_free(loan); /* unsent: its room comes back */
 	}
 	if ((rv = produce_range(q, o, pause, last, &sent)) != 0) {
 		return peer_fail("sent", rv, sent);
@@ -319,6 +359,10 @@ consume_eof(ipcq_queue *q, FILE *out, const struct peer_opts *o, long got)
 	return 0;
 }
 
+/* Views kept unreleased under --zero-copy --hold. */
+static ipcq_msg *held[PEER_BATCH_MAX];
+static size_t    held_n;
+
 /* One receive of up to want messages; prints them, acks unless holding. */
 static int
 consume_some(ipcq_queue *q, FILE *out, const struct peer_opts *o,
@@ -327,7 +371,10 @@ consume_some(ipcq_queue *q, FILE *out, const struct peer_opts *o,
 	ipcq_msg *msgs[PEER_BATCH_MAX];
 	int       rv;
 
-	if (o->batch == 1) {
+	if (o->zero_copy) {
+		rv = ipcq_queue_recv_view(q, &msgs[0], o->timeout_ms);
+		*n = rv == 0 ? 1 : 0;
+	} else if (o->batch == 1) {
 		rv = ipcq_queue_recv(q, &msgs[0], o->timeout_ms);
 		*n = rv == 0 ? 1 : 0;
 	} else {
@@ -343,7 +390,11 @@ consume_some(ipcq_queue *q, FILE *out, const struct peer_opts *o,
 		rv = ipcq_queue_ack_batch(q, msgs, *n);
 	}
 	for (size_t i = 0; i < *n; i++) {
-		ipcq_msg_free(msgs[i]);
+		if (o->zero_copy && o->hold > 0 && held_n < PEER_BATCH_MAX) {
+			held[held_n++] = msgs[i]; /* a view stays held */
+		} else {
+			ipcq_msg_free(msgs[i]);
+		}
 	}
 	return rv;
 }
@@ -382,6 +433,9 @@ cmd_consume(ipcq_queue *q, const struct peer_opts *o, FILE *out)
 		peer_event("HOLD");
 		peer_wait_stdin();
 		fprintf(out, "RELEASED count=%ld\n", got);
+		while (held_n > 0) {
+			ipcq_msg_free(held[--held_n]);
+		}
 		return 0;
 	}
 	fprintf(out, "DONE count=%ld\n", got);
