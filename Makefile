@@ -2,6 +2,7 @@
 #   make demo   build, start a broker, run the examples, stop the broker
 #   make test   build and run the whole suite, then again under ASan+UBSan
 #   make tsan   the suite under ThreadSanitizer (not part of make test)
+#   make crash  the long randomised crash runs (make test runs them short)
 #   make bench  run the socket-path benchmark
 BUILD      ?= build
 BUILD_ASAN ?= build-asan
@@ -9,7 +10,7 @@ BUILD_TSAN ?= build-tsan
 JOBS       ?= 2
 CTEST_ARGS ?=
 
-.PHONY: all deps build demo test test-main test-asan tsan bench install clean
+.PHONY: all deps build demo test test-main test-asan tsan crash bench install clean
 
 all: build
 
@@ -26,7 +27,12 @@ demo: build
 test: test-main test-asan
 
 test-main: build
-	cd $(BUILD) && ctest -j$(JOBS) --output-on-failure $(CTEST_ARGS)
+	cd $(BUILD) && ctest -j$(JOBS) --output-on-failure -LE long $(CTEST_ARGS)
+
+# The long randomised crash runs (label long; make test runs their short
+# form, integration.crash).
+crash: build
+	cd $(BUILD) && ctest -j$(JOBS) --output-on-failure -L long $(CTEST_ARGS)
 
 test-asan: deps
 	cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug \
@@ -34,14 +40,14 @@ test-asan: deps
 	cmake --build $(BUILD_ASAN) -j$(JOBS)
 	cd $(BUILD_ASAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	    ctest -j$(JOBS) --output-on-failure -LE slow $(CTEST_ARGS)
+	    ctest -j$(JOBS) --output-on-failure -LE 'slow|long' $(CTEST_ARGS)
 
 tsan: deps
 	cmake -S . -B $(BUILD_TSAN) -DCMAKE_BUILD_TYPE=Debug \
 	    -DIPCQ_SANITIZE=thread -DIPCQ_BUILD_TESTS=ON >/dev/null
 	cmake --build $(BUILD_TSAN) -j$(JOBS)
 	cd $(BUILD_TSAN) && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
-	    ctest -j$(JOBS) --output-on-failure -LE slow $(CTEST_ARGS)
+	    ctest -j$(JOBS) --output-on-failure -LE 'slow|long' $(CTEST_ARGS)
 
 bench: build
 	./$(BUILD)/bench/ipcq-bench

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "ipcqi_client.h"
+#include "ipcqi_crash.h"
 
 /* Make room for len bytes under the full policy (lock held; on
  * IPCQI_WOULD_BLOCK the caller sleeps). */
@@ -68,6 +69,7 @@ loan_shm(ipcq_msg **mp, ipcq_queue *q, ipcqi_shm *m, size_t len,
 		free(msg);
 		return rv;
 	}
+	IPCQI_CRASH_POINT("loan.reserved");
 	msg->q    = q;
 	msg->kind = IPCQI_MSG_LOAN;
 	msg->shm  = m;

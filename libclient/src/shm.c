@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "ipcqi_client.h"
+#include "ipcqi_crash.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #define SHM_CPU_RELAX() __builtin_ia32_pause()
@@ -382,6 +383,7 @@ ipcqi_shm_send(ipcq_queue *q, ipcqi_shm *m, const ipcq_iov *msgs, size_t n,
 		}
 		rv = ipcqi_seg_admit(&m->seg, p, k, &acc);
 		if (acc > 0) {
+			IPCQI_CRASH_POINT("send.locked");
 			ipcqi_seg_wake_data(&m->seg, (int) acc);
 			ipcqi_seg_ring_broker(&m->seg, m->bell, IPCQI_WATCH_DATA);
 		}
@@ -443,6 +445,7 @@ shm_take(ipcq_queue *q, ipcqi_shm *m, ipcq_msg **msgs, size_t max)
 		if (ipcqi_seg_take(&m->seg, m->holder, &r) != 0) {
 			break;
 		}
+		IPCQI_CRASH_POINT("recv.locked");
 		if ((msg = shm_msg(q, m, &r, explicit)) == NULL) {
 			ipcqi_seg_finish(&m->seg, r.pos, r.lease, m->holder, true);
 			break;
@@ -534,6 +537,7 @@ ipcqi_shm_finish(ipcq_queue *q, const ipcq_msg *const *msgs, size_t n,
 			continue;
 		}
 		__atomic_fetch_sub(&m->own_leases, 1, __ATOMIC_RELAXED);
+		IPCQI_CRASH_POINT("ack.locked");
 		ok++;
 	}
 	if (ok > 0) {
