@@ -102,10 +102,15 @@ done
 hdr=$(grep -m1 '^# ipcq-bench ' "$in" || :)
 date=$(awk '{ print substr($3, 1, 10) }' <<<"$hdr")
 rounds=$(grep -o 'rounds=[0-9]*' <<<"$hdr" | cut -d= -f2 || :)
+cpus=$(grep -o 'cpus=[0-9]*' <<<"$hdr" | cut -d= -f2 || :)
 title="ipcq-bench throughput, msg/s (log scale)"
 [ -n "$date" ] && title="$title, $date"
+[ -n "$cpus" ] && title="$title, $cpus CPUs"
 [ -n "$rounds" ] && [ "$rounds" -gt 1 ] && title="$title, median of $rounds rounds"
 ncol=$((${#present[@]} + 1))
+# Room above the tallest bar: the next power of ten above 2x it.
+ymax=$(awk -F'\t' 'NR > 1 { for (i = 2; i <= NF; i++) if ($i != "-" && $i + 0 > m) m = $i + 0 }
+	END { e = 1; while (e < 2 * m) e *= 10; print e }' "$tmp/data")
 
 # Colours in bar order: the two ipcq paths stand out, peers are muted.
 colours=(
@@ -134,7 +139,7 @@ set style fill solid 0.9 border rgb "#333333"
 set boxwidth 0.9
 set logscale y 10
 set format y "10^{%L}"
-set yrange [100:*]
+set yrange [100:$ymax]
 set ylabel "messages per second"
 set grid ytics mytics lc rgb "#dddddd"
 set key outside right top vertical Left reverse noenhanced
