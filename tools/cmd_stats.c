@@ -16,7 +16,7 @@
 
 #define IPCQI_TOP_NAME 129
 
-#define STATS_NFIELDS 24
+#define STATS_NFIELDS 26
 
 typedef struct stats_field {
 	const char *key;
@@ -27,6 +27,9 @@ typedef struct stats_field {
 static const char *
 stats_state(const ipcq_stats *st)
 {
+	if (st->corrupt) {
+		return "corrupt";
+	}
 	if (st->ended) {
 		return "ended";
 	}
@@ -95,6 +98,8 @@ stats_fields(const char *name, const ipcq_stats *st, stats_field *f)
 	    st->receivers_waiting);
 	stats_set(f, &i, "ended", 0, "%s", st->ended ? "true" : "false");
 	stats_set(f, &i, "abandoned", 0, "%s", st->abandoned ? "true" : "false");
+	stats_set(f, &i, "corrupt", 0, "%s", st->corrupt ? "true" : "false");
+	stats_set(f, &i, "writing", 0, "%" PRIu64, st->writing);
 	stats_set(f, &i, "max_messages", 0, "%" PRIu64, st->max_messages);
 	stats_set(f, &i, "max_bytes", 0, "%" PRIu64, st->max_bytes);
 	stats_set(f, &i, "max_message_bytes", 0, "%" PRIu32,
