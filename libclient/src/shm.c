@@ -237,6 +237,12 @@ shm_spin(ipcqi_shm *m, uint32_t *seq, uint32_t spin_us)
 	if (ipcqi_seg_lock(&m->seg) != 0) {
 		return true; /* the caller's next lock reports it */
 	}
+	/* A change between the last look and the lock rang no futex (no
+	 * sleeper was flagged): the caller must look again, not sleep. */
+	if (__atomic_load_n(seq, __ATOMIC_ACQUIRE) != seen) {
+		ipcqi_seg_unlock(&m->seg);
+		return true;
+	}
 	return false;
 }
 
