@@ -25,8 +25,8 @@ loan_room(ipcqi_shm *m, uint32_t len)
 	return ipcqi_seg_room(&m->seg, len);
 }
 
-static int
-loan_shm(ipcq_msg **mp, ipcq_queue *q, ipcqi_shm *m, size_t len,
+int
+ipcqi_shm_loan(ipcq_msg **mp, ipcq_queue *q, ipcqi_shm *m, size_t len,
     int64_t deadline)
 {
 	ipcq_msg      *msg;
@@ -95,7 +95,7 @@ ipcq_msg_loan(ipcq_msg **mp, ipcq_queue *q, size_t len, int timeout_ms)
 		return rv;
 	}
 	if (m != NULL) {
-		return loan_shm(mp, q, m, len, deadline);
+		return ipcqi_shm_loan(mp, q, m, len, deadline);
 	}
 	/* Socket path: a plain buffer, sent by ipcq_queue_send_loan. */
 	if (len > IPCQI_MAX_MESSAGE_BYTES) {

@@ -36,6 +36,13 @@
  * the lock against other processes. */
 #define SHM_CHUNK 64
 
+/* From this size on, a message is copied outside the segment lock: the
+ * record is reserved (WRITING) or leased to us while we copy, so nobody
+ * else touches it, and a producer and a consumer copy at once instead
+ * of taking turns under the lock. Below it, one lock round per batch is
+ * cheaper than two. */
+#define SHM_BIG (32u * 1024)
+
 int
 ipcqi_shm_wanted(const ipcq_queue *q)
 {
@@ -359,6 +366,22 @@ shm_check_batch(const ipcqi_shm *m, const ipcq_iov *msgs, size_t n)
 	return 0;
 }
 
+/* A big message: reserved under the lock, copied outside it, then
+ * published (the zero-copy loan, with the copy done for the caller). */
+static int
+shm_send_big(ipcq_queue *q, ipcqi_shm *m, const ipcq_iov *msg,
+    int64_t deadline)
+{
+	ipcq_msg *loan;
+	int       rv = ipcqi_shm_loan(&loan, q, m, msg->len, deadline);
+
+	if (rv != 0) {
+		return rv;
+	}
+	memcpy(ipcq_msg_buffer(loan), msg->data, msg->len);
+	return ipcq_queue_send_loan(q, loan, 0);
+}
+
 int
 ipcqi_shm_send(ipcq_queue *q, ipcqi_shm *m, const ipcq_iov *msgs, size_t n,
     size_t *sent, int64_t deadline)
@@ -377,12 +400,24 @@ ipcqi_shm_send(ipcq_queue *q, ipcqi_shm *m, const ipcq_iov *msgs, size_t n,
 		return rv;
 	}
 	while (total < n) {
-		size_t k = n - total < SHM_CHUNK ? n - total : SHM_CHUNK;
-		size_t acc = 0;
+		size_t k = 0, acc = 0;
 
-		for (size_t i = 0; i < k; i++) {
-			p[i].data = msgs[total + i].data;
-			p[i].len  = msgs[total + i].len;
+		if (msgs[total].len >= SHM_BIG) {
+			if ((rv = shm_send_big(q, m, &msgs[total], deadline)) != 0) {
+				break;
+			}
+			total++;
+			if (sent != NULL) {
+				*sent = total;
+			}
+			continue;
+		}
+		/* A chunk of the small messages that come next, in order. */
+		while (k < SHM_CHUNK && total + k < n &&
+		    msgs[total + k].len < SHM_BIG) {
+			p[k].data = msgs[total + k].data;
+			p[k].len  = msgs[total + k].len;
+			k++;
 		}
 		if ((rv = ipcqi_shm_lock(m)) != 0) {
 			break;
@@ -444,7 +479,7 @@ shm_take(ipcq_queue *q, ipcqi_shm *m, ipcq_msg **msgs, size_t max)
 	size_t   k        = 0;
 	uint32_t len;
 
-	while (k < max && ipcqi_seg_next_len(&m->seg, &len)) {
+	while (k < max && ipcqi_seg_next_len(&m->seg, &len) && len < SHM_BIG) {
 		ipcqi_seg_ref r;
 		ipcq_msg     *msg;
 
@@ -473,11 +508,53 @@ shm_take(ipcq_queue *q, ipcqi_shm *m, ipcq_msg **msgs, size_t max)
 	return k;
 }
 
+/* A big message, alone: leased under the lock, copied outside it, then
+ * (auto-ack) acked under it again. Lock held on entry, not on return. */
+static int
+shm_take_big(ipcq_queue *q, ipcqi_shm *m, ipcq_msg **out)
+{
+	int           explicit = q->opts.ack_mode == IPCQ_ACK_EXPLICIT;
+	ipcqi_seg_ref r;
+	ipcq_msg     *msg;
+	int           rv;
+
+	if ((rv = ipcqi_seg_take(&m->seg, m->holder, &r)) != 0) {
+		ipcqi_seg_unlock(&m->seg);
+		return rv == IPCQ_ETIMEDOUT ? IPCQ_ECORRUPT : rv;
+	}
+	IPCQI_CRASH_POINT("recv.locked");
+	__atomic_fetch_add(&m->own_leases, 1, __ATOMIC_RELAXED);
+	ipcqi_seg_unlock(&m->seg);
+	msg = shm_msg(q, m, &r, explicit); /* the record is ours meanwhile */
+	if (msg != NULL && explicit) {
+		*out = msg;
+		return 0;
+	}
+	if ((rv = ipcqi_shm_lock(m)) != 0) {
+		free(msg);
+		return rv;
+	}
+	/* Auto-ack: done; no memory for it: back for someone else. */
+	ipcqi_seg_finish(&m->seg, r.pos, r.lease, m->holder, msg == NULL);
+	__atomic_fetch_sub(&m->own_leases, 1, __ATOMIC_RELAXED);
+	ipcqi_seg_wake_space(&m->seg, 1);
+	ipcqi_seg_wake_data(&m->seg, 1);
+	ipcqi_seg_ring_broker(&m->seg, m->bell,
+	    IPCQI_WATCH_SPACE | IPCQI_WATCH_DATA);
+	ipcqi_seg_unlock(&m->seg);
+	if (msg == NULL) {
+		return IPCQ_ENOMEM;
+	}
+	*out = msg;
+	return 0;
+}
+
 int
 ipcqi_shm_recv(ipcq_queue *q, ipcqi_shm *m, ipcq_msg **msgs, size_t max,
     size_t *n, int64_t deadline)
 {
-	int rv;
+	uint32_t len;
+	int      rv;
 
 	if ((rv = ipcqi_shm_as_consumer(q, m, deadline)) != 0) {
 		return rv;
@@ -486,6 +563,12 @@ ipcqi_shm_recv(ipcq_queue *q, ipcqi_shm *m, ipcq_msg **msgs, size_t max,
 		size_t k;
 
 		if ((rv = ipcqi_shm_lock(m)) != 0) {
+			return rv;
+		}
+		if (ipcqi_seg_next_len(&m->seg, &len) && len >= SHM_BIG) {
+			if ((rv = shm_take_big(q, m, msgs)) == 0) {
+				*n = 1;
+			}
 			return rv;
 		}
 		if ((k = shm_take(q, m, msgs, max)) > 0) {

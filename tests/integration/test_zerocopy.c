@@ -230,6 +230,52 @@ START_TEST(consumer_killed_holding_views_gets_them_redelivered)
 }
 END_TEST
 
+/* Messages of 32 KiB and more are copied outside the segment lock (a
+ * reservation or a lease while the copy runs): batches of 100 KB
+ * messages through a queue of 3, from another process, arrive whole, in
+ * order, exactly once, with explicit acks. */
+START_TEST(big_messages_copied_outside_the_lock_arrive_whole)
+{
+	ipcq_client    *c = th_client();
+	ipcq_queue_opts o;
+	ipcq_queue     *q;
+	ipcq_msg       *msgs[8];
+	th_proc        *p;
+	long            got = 0;
+	size_t          n;
+	int             rv;
+
+	ipcq_queue_opts_init(&o);
+	o.max_messages = 3;
+	o.ack_mode     = IPCQ_ACK_EXPLICIT;
+	q              = th_queue(c, "zc.big", &o);
+	p = th_peer("produce", "zc.big", "--id", "3", "--count", "40", "--size",
+	    "100000", "--batch", "4", "--end", (char *) NULL);
+	while ((rv = ipcq_queue_recv_batch(q, msgs, 8, &n, TH_WAIT_MS)) == 0) {
+		for (size_t i = 0; i < n; i++, got++) {
+			char        want[32];
+			const char *d = ipcq_msg_data(msgs[i]);
+			size_t      w = (size_t) snprintf(want, sizeof(want),
+			         "p3-%ld", got);
+			ck_assert_uint_eq(ipcq_msg_size(msgs[i]), 100000);
+			ck_assert_int_eq(memcmp(d, want, w), 0);
+			ck_assert_int_eq(d[w], '.');
+			ck_assert_int_eq(d[99999], '.');
+		}
+		ck_assert_int_eq(ipcq_queue_ack_batch(q, msgs, n), 0);
+		for (size_t i = 0; i < n; i++) {
+			ipcq_msg_free(msgs[i]);
+		}
+	}
+	ck_assert_int_eq(rv, IPCQ_EOF);
+	ck_assert_int_eq(got, 40);
+	th_proc_expect_exit(p, 0);
+	th_proc_free(p);
+	ipcq_queue_detach(q);
+	ipcq_client_close(c);
+}
+END_TEST
+
 static Suite *
 zerocopy_suite(void)
 {
@@ -242,6 +288,7 @@ zerocopy_suite(void)
 	tcase_add_test(tc, explicit_view_is_acked_or_returned_at_free);
 	tcase_add_test(tc, producer_killed_mid_loan_delivers_nothing_torn);
 	tcase_add_test(tc, consumer_killed_holding_views_gets_them_redelivered);
+	tcase_add_test(tc, big_messages_copied_outside_the_lock_arrive_whole);
 	suite_add_tcase(s, tc);
 	return s;
 }

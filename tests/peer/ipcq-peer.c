@@ -239,7 +239,6 @@ make_payload(char *buf, size_t cap, const struct peer_opts *o, long seq)
 	return len;
 }
 
-/* Send messages [from, to) in batches of o->batch. */
 /* Zero copy: loan, fill in place, send. */
 static int
 send_loaned(ipcq_queue *q, const void *data, size_t len, int timeout_ms)
@@ -254,6 +253,7 @@ send_loaned(ipcq_queue *q, const void *data, size_t len, int timeout_ms)
 	return ipcq_queue_send_loan(q, m, timeout_ms);
 }
 
+/* Send messages [from, to) in batches of o->batch. */
 static int
 produce_range(ipcq_queue *q, const struct peer_opts *o, long from, long to,
     long *sent)
