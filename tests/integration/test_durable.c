@@ -18,9 +18,9 @@
 #include "harness.h"
 #include "th_seg.h"
 
-static char state_dir[600];
+static char        state_dir[600];
 static const char *durable_args[] = { "--state-dir", state_dir, "--sync",
-	"always", NULL };
+	"always", NULL, NULL, NULL };
 
 static void
 begin_durable(void)
@@ -31,6 +31,17 @@ begin_durable(void)
 	    getenv("TH_ROOT") != NULL ? getenv("TH_ROOT") : "/tmp",
 	    (int) getpid());
 	th_begin_args(durable_args);
+}
+
+/* The same cases under the default policy, with a short period: the
+ * broker's syncer thread, not the sender, writes the pages. */
+static void
+begin_durable_batch(void)
+{
+	durable_args[3] = "batch";
+	durable_args[4] = "--sync-ms";
+	durable_args[5] = "20";
+	begin_durable();
 }
 
 /* Number of entries of dir whose names start with prefix. */
@@ -172,11 +183,14 @@ durable_suite(void)
 {
 	Suite *s  = suite_create("integration.durable");
 	TCase *tc = th_tcase_with("durable", begin_durable);
+	TCase *tb = th_tcase_with("durable_batch", begin_durable_batch);
 	TCase *tn = th_tcase("no_state_dir");
 
 	tcase_add_test(tc, durable_queue_survives_every_process_killed);
 	tcase_add_test(tc, clean_stop_keeps_durable_queue_and_delete_removes_it);
 	suite_add_tcase(s, tc);
+	tcase_add_test(tb, durable_queue_survives_every_process_killed);
+	suite_add_tcase(s, tb);
 	tcase_add_test(tn, durable_queue_needs_a_state_dir);
 	suite_add_tcase(s, tn);
 	return s;
