@@ -58,6 +58,7 @@ typedef struct bench_wcfg {
 	uint64_t warmup;     /* untimed round trips before the timed ones */
 	uint32_t ack;        /* ipcq consumers: IPCQ_ACK_EXPLICIT, ack batches */
 	uint32_t spin_us;    /* ipcq: ipcq_queue_opts.spin_us */
+	uint32_t zerocopy;   /* ipcq: loan + send_loan, recv_view (batch 1) */
 	int      fd_go, fd_out, fd_rel;
 } bench_wcfg;
 

@@ -103,6 +103,17 @@ bench_cases_build(bench_case *cases, int max)
 			}
 			cs_add(cases, &n, max, BENCH_IPCQ_TPUT,
 			    "ipcq.shm.unbatched", cs_sizes[s], pcs[k], 1);
+			/* Unbatched zero copy: the producer writes each
+			 * payload into a loan and sends it, the consumer
+			 * checks it in place (a view). Only 4096/1x1 in
+			 * --quick. */
+			if (cs_sizes[s] >= 4096 &&
+			    (bc = bench_case_add(cases, &n, max,
+			         BENCH_IPCQ_TPUT, "ipcq.shm.zerocopy",
+			         cs_sizes[s], pcs[k], 1)) != NULL) {
+				bc->zerocopy = 1;
+				bc->full = cs_sizes[s] != 4096 || pcs[k] != 1;
+			}
 		}
 	}
 	bench_peer_cases_build(cases, &n, max);
@@ -174,6 +185,9 @@ bench_case_args(bench_args *a, const bench_case *bc)
 	}
 	if (bc->spin_us != 0) {
 		bench_args_add(a, "spin_us=%u", bc->spin_us);
+	}
+	if (bc->zerocopy != 0) {
+		bench_args_add(a, "zerocopy=%u", bc->zerocopy);
 	}
 }
 

@@ -132,6 +132,7 @@ typedef struct bench_case {
 	/* Per-case ipcq settings, passed to its workers as key=value: */
 	uint32_t         ack;     /* consumers ack explicitly (ack=1) */
 	uint32_t         spin_us; /* ipcq_queue_opts.spin_us (spin_us=N) */
+	uint32_t         zerocopy; /* loan/send_loan, recv_view (zerocopy=1) */
 	bench_fig        fig[BENCH_MAX_ROUNDS];
 } bench_case;
 
@@ -163,8 +164,8 @@ int bench_tally_get(const char *line, uint32_t prod, uint64_t *cnt,
 int bench_run_lat(const bench_env *env, const bench_opts *o,
     bench_case *bc, int idx);
 int bench_ctr_file(const bench_env *env, int idx, char *path, size_t len);
-/* Append the case's own ipcq settings (ack=, spin_us=) to a worker's
- * arguments, when they differ from the defaults. */
+/* Append the case's own ipcq settings (ack=, spin_us=, zerocopy=) to a
+ * worker's arguments, when they differ from the defaults. */
 void bench_case_args(bench_args *a, const bench_case *bc);
 
 /* A throughput case's workers: kinds, address, counters file, mode. */

@@ -6,9 +6,16 @@
  * expected_producers, so the stream ends exactly when all of a case's
  * producers have called ipcq_queue_end, and consumers stop at IPCQ_EOF:
  * end of stream is the broker's job here, not the benchmark's.
+ *
+ * With zerocopy=1 (unbatched only) the producer loans each message and
+ * writes the whole payload into the loan (the pattern buffer copied in,
+ * then stamped: the same bytes, written the same way, as a send or the
+ * ring's ring_put), and the consumer checks each one in place through a
+ * view (ipcq_queue_recv_view) before freeing it.
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "bench.h"
 #include "ipcq.h"
@@ -51,6 +58,29 @@ iq_open(ipcq_queue **q, ipcq_client *c, const char *name, int roles,
 	return (ipcq_queue_open(q, c, name, &o));
 }
 
+/* One message, zero copy: loan, write the payload, send the loan. */
+static int
+iq_send_loan(ipcq_queue *q, const bench_wcfg *cfg, char *buf, uint64_t *seq)
+{
+	ipcq_msg *m;
+	void     *p;
+	int       rv;
+
+	if ((rv = ipcq_msg_loan(&m, q, cfg->size, BENCH_CALL_TIMEOUT_MS)) != 0) {
+		return (rv);
+	}
+	if ((p = ipcq_msg_buffer(m)) == NULL) {
+		ipcq_msg_free(m);
+		return (IPCQ_EINVAL);
+	}
+	bench_stamp(buf, cfg->id, *seq);
+	memcpy(p, buf, cfg->size);
+	if ((rv = ipcq_queue_send_loan(q, m, BENCH_CALL_TIMEOUT_MS)) == 0) {
+		(*seq)++;
+	}
+	return (rv);
+}
+
 static int
 iq_send_some(ipcq_queue *q, const bench_wcfg *cfg, char *bufs,
     ipcq_iov *iov, uint64_t *seq)
@@ -58,6 +88,9 @@ iq_send_some(ipcq_queue *q, const bench_wcfg *cfg, char *bufs,
 	size_t n = cfg->batch, sent = 0;
 	int    rv;
 
+	if (cfg->zerocopy != 0) {
+		return (iq_send_loan(q, cfg, bufs, seq));
+	}
 	if (n == 1) {
 		bench_stamp(bufs, cfg->id, *seq);
 		if ((rv = ipcq_queue_send(q, bufs, cfg->size,
@@ -89,6 +122,9 @@ bench_ipcq_prod(const bench_wcfg *cfg)
 
 	if (bufs == NULL || iov == NULL) {
 		return (bench_fail(cfg, "setup", "no memory"));
+	}
+	if (cfg->zerocopy != 0 && cfg->batch != 1) {
+		return (bench_fail(cfg, "setup", "zerocopy is unbatched only"));
 	}
 	for (uint32_t k = 0; k < cfg->batch; k++) {
 		bench_fill(bufs + k * cfg->size, cfg->size);
@@ -123,7 +159,8 @@ bench_ipcq_prod(const bench_wcfg *cfg)
 	return (rv == 0 ? 0 : -1);
 }
 
-/* Receive until IPCQ_EOF, unbatched (batch 1) or batched. With ack=1
+/* Receive until IPCQ_EOF, unbatched (batch 1) or batched; with
+ * zerocopy=1 one view at a time, checked in place. With ack=1
  * (IPCQ_ACK_EXPLICIT) every received batch is acked with one
  * ipcq_queue_ack_batch after it has been tallied. */
 static int
@@ -134,7 +171,11 @@ iq_drain(const bench_wcfg *cfg, ipcq_queue *q, ipcq_msg **msgs,
 	int    rv;
 
 	for (;;) {
-		if (cfg->batch == 1) {
+		if (cfg->zerocopy != 0) {
+			rv = ipcq_queue_recv_view(q, &msgs[0],
+			    BENCH_CALL_TIMEOUT_MS);
+			n  = 1;
+		} else if (cfg->batch == 1) {
 			rv = ipcq_queue_recv(q, &msgs[0], BENCH_CALL_TIMEOUT_MS);
 			n  = 1;
 		} else {
@@ -175,6 +216,9 @@ bench_ipcq_cons(const bench_wcfg *cfg)
 
 	if (msgs == NULL) {
 		return (bench_fail(cfg, "setup", "no memory"));
+	}
+	if (cfg->zerocopy != 0 && (cfg->batch != 1 || cfg->ack != 0)) {
+		return (bench_fail(cfg, "setup", "zerocopy is unbatched, auto-ack"));
 	}
 	if ((rv = iq_connect(cfg, &c)) != 0) {
 		return (iq_fail(cfg, "client_open", rv));

@@ -88,6 +88,8 @@ wk_parse_one(bench_wcfg *cfg, const char *key, const char *val)
 		cfg->ack = (uint32_t) v;
 	} else if (strcmp(key, "spin_us") == 0) {
 		cfg->spin_us = (uint32_t) v;
+	} else if (strcmp(key, "zerocopy") == 0) {
+		cfg->zerocopy = (uint32_t) v;
 	} else if (strcmp(key, "fd_go") == 0) {
 		cfg->fd_go = (int) v;
 	} else if (strcmp(key, "fd_out") == 0) {

@@ -65,20 +65,30 @@ qu_alloc(const char *name)
 	return q;
 }
 
-ipcqd_queue *
-ipcqd_queue_new(const char *name, const ipcqd_queue_opts *o)
+void
+ipcqd_queue_seg_params(ipcqi_seg_params *p, const char *name,
+    const ipcqd_queue_opts *o)
 {
-	ipcqi_seg        seg;
-	ipcqi_seg_params p = {
+	*p = (ipcqi_seg_params){
 		.name               = name,
 		.max_messages       = o->max_messages,
 		.max_bytes          = o->max_bytes,
 		.max_message_bytes  = o->max_message_bytes,
 		.full_policy        = o->full_policy,
 		.expected_producers = o->expected_producers,
+		.durable            = o->durable,
 	};
-	ipcqd_queue *q;
-	int          fd = memfd_create("ipcq-queue", MFD_CLOEXEC);
+}
+
+ipcqd_queue *
+ipcqd_queue_new(const char *name, const ipcqd_queue_opts *o)
+{
+	ipcqi_seg        seg;
+	ipcqi_seg_params p;
+	ipcqd_queue     *q;
+	int              fd = memfd_create("ipcq-queue", MFD_CLOEXEC);
+
+	ipcqd_queue_seg_params(&p, name, o);
 
 	if (fd < 0) {
 		return NULL;

@@ -150,6 +150,11 @@ bool ipcqd_queue_needs_retry(const ipcqd_queue *q);
 /* Fill defaults into zero fields and check ranges: IPCQ_EINVAL or 0. */
 int ipcqd_queue_opts_normalize(ipcqd_queue_opts *o);
 
+/* The segment parameters of a queue with these options (the caller
+ * adds id, tag and sync policy where it has them). */
+void ipcqd_queue_seg_params(ipcqi_seg_params *p, const char *name,
+    const ipcqd_queue_opts *o);
+
 /* New empty queue in an anonymous segment (memfd: tests, and queues no
  * other process needs to map). NULL when out of memory. */
 ipcqd_queue *ipcqd_queue_new(const char *name, const ipcqd_queue_opts *o);

@@ -148,19 +148,13 @@ ipcqd_segs_create(ipcqd_segs *s, const char *name,
     const ipcqd_queue_opts *o, ipcqi_seg *seg, char *shm_name, size_t len,
     int *fdp)
 {
-	ipcqi_seg_params p = {
-		.name               = name,
-		.queue_id           = s->next_id,
-		.max_messages       = o->max_messages,
-		.max_bytes          = o->max_bytes,
-		.max_message_bytes  = o->max_message_bytes,
-		.full_policy        = o->full_policy,
-		.expected_producers = o->expected_producers,
-		.durable            = o->durable,
-		.sync_mode          = s->sync_mode,
-		.sync_ms            = (uint32_t) s->sync_ms,
-	};
-	int fd, rv;
+	ipcqi_seg_params p;
+	int              fd, rv;
+
+	ipcqd_queue_seg_params(&p, name, o);
+	p.queue_id  = s->next_id;
+	p.sync_mode = s->sync_mode;
+	p.sync_ms   = (uint32_t) s->sync_ms;
 
 	*fdp = -1;
 	if (o->durable && s->state_dir[0] == '\0') {

@@ -250,50 +250,59 @@ ipcqi_seg_publish(ipcqi_seg *s, uint64_t pos, uint64_t holder, bool discard)
 	return 0;
 }
 
+/* The oldest READY record: its position in *pos. Nothing before scan is
+ * READY, so the walk starts there; it only passes records that are
+ * leased, being written or finished. NULL if none (or corrupt). */
+static ipcqi_seg_rec *
+seg_first_ready(ipcqi_seg *s, uint64_t *pos)
+{
+	ipcqi_seg_hdr *h = s->hdr;
+
+	if (!seg_bounds_ok(s) || h->ready == 0) {
+		return NULL;
+	}
+	for (uint64_t p = h->scan < h->head ? h->head : h->scan; p < h->tail;) {
+		ipcqi_seg_rec *r = seg_rec(s, p);
+		if (r == NULL) {
+			return NULL;
+		}
+		if (r->state == IPCQI_REC_READY) {
+			*pos = p;
+			return r;
+		}
+		p += r->size;
+	}
+	/* ready said there was one: the counters lie. */
+	ipcqi_seg_quarantine(s);
+	return NULL;
+}
+
 int
 ipcqi_seg_take(ipcqi_seg *s, uint64_t holder, ipcqi_seg_ref *ref)
 {
 	ipcqi_seg_hdr *h = s->hdr;
+	ipcqi_seg_rec *r;
 	uint64_t       pos;
 
-	/* Bounds first: nor must they read as "empty" to a consumer. */
-	if (!seg_bounds_ok(s)) {
-		return IPCQ_ECORRUPT;
+	if ((r = seg_first_ready(s, &pos)) == NULL) {
+		return ipcqi_seg_corrupt(s) ? IPCQ_ECORRUPT : IPCQ_ETIMEDOUT;
 	}
-	if (h->ready == 0) {
-		return IPCQ_ETIMEDOUT;
-	}
-	/* Nothing before scan is READY, so the walk starts there; it only
-	 * passes records that are leased, being written or finished. */
-	for (pos = h->scan < h->head ? h->head : h->scan; pos < h->tail;) {
-		ipcqi_seg_rec *r = seg_rec(s, pos);
-		if (r == NULL) {
-			return IPCQ_ECORRUPT;
-		}
-		if (r->state != IPCQI_REC_READY) {
-			pos += r->size;
-			continue;
-		}
-		r->state  = IPCQI_REC_LEASED;
-		r->holder = holder;
-		r->lease  = h->next_lease++;
-		r->deliveries++;
-		h->scan = pos + r->size;
-		h->ready--;
-		h->ready_bytes -= r->len;
-		h->leased++;
-		h->leased_bytes += r->len;
-		h->received++;
-		ref->pos        = pos;
-		ref->lease      = r->lease;
-		ref->len        = r->len;
-		ref->deliveries = r->deliveries;
-		ref->data       = (const unsigned char *) (r + 1);
-		return 0;
-	}
-	/* ready said there was one: the counters lie. */
-	ipcqi_seg_quarantine(s);
-	return IPCQ_ECORRUPT;
+	r->state  = IPCQI_REC_LEASED;
+	r->holder = holder;
+	r->lease  = h->next_lease++;
+	r->deliveries++;
+	h->scan = pos + r->size;
+	h->ready--;
+	h->ready_bytes -= r->len;
+	h->leased++;
+	h->leased_bytes += r->len;
+	h->received++;
+	ref->pos        = pos;
+	ref->lease      = r->lease;
+	ref->len        = r->len;
+	ref->deliveries = r->deliveries;
+	ref->data       = (const unsigned char *) (r + 1);
+	return 0;
 }
 
 int
@@ -448,22 +457,12 @@ ipcqi_seg_repair(ipcqi_seg *s)
 bool
 ipcqi_seg_next_len(ipcqi_seg *s, uint32_t *len)
 {
-	ipcqi_seg_hdr *h = s->hdr;
+	uint64_t       pos;
+	ipcqi_seg_rec *r = seg_first_ready(s, &pos);
 
-	if (h->ready == 0 || !seg_bounds_ok(s)) {
+	if (r == NULL) {
 		return false;
 	}
-	for (uint64_t pos = h->scan < h->head ? h->head : h->scan;
-	     pos < h->tail;) {
-		ipcqi_seg_rec *r = seg_rec(s, pos);
-		if (r == NULL) {
-			return false;
-		}
-		if (r->state == IPCQI_REC_READY) {
-			*len = r->len;
-			return true;
-		}
-		pos += r->size;
-	}
-	return false;
+	*len = r->len;
+	return true;
 }

@@ -299,57 +299,64 @@ ipcqi_shm_sleep(ipcq_queue *q, ipcqi_shm *m, uint32_t kind,
 	return rv;
 }
 
+/* Tell the broker once, with req, that this handle plays a role the
+ * fast path hides from it; *done records that it did. Statuses in ok
+ * (besides 0) also mean the broker counted us. */
+static int
+shm_register(ipcq_queue *q, Ipcq__V1__Request *req, int *done,
+    const int *ok, int64_t deadline)
+{
+	Ipcq__V1__Reply *rep;
+	int              rv;
+
+	if (__atomic_load_n(done, __ATOMIC_ACQUIRE)) {
+		return 0;
+	}
+	rv = ipcqi_call(q->c, req, deadline, IPCQ__V1__REPLY__BODY__NOT_SET,
+	    &rep, NULL);
+	ipcqi_reply_free(rep);
+	for (; rv != 0 && *ok != 0; ok++) {
+		if (rv == *ok) {
+			rv = 0;
+		}
+	}
+	if (rv == 0) {
+		__atomic_store_n(done, 1, __ATOMIC_RELEASE);
+	}
+	return rv == IPCQ_EBADHANDLE ? IPCQ_ECONNLOST : rv;
+}
+
 /* The broker counts producers for end of stream: a handle opened without
  * the producer role becomes one at its first send, which on this path
  * the broker does not see. Tell it with an empty send. */
 int
 ipcqi_shm_as_producer(ipcq_queue *q, ipcqi_shm *m, int64_t deadline)
 {
-	Ipcq__V1__Request     req = IPCQ__V1__REQUEST__INIT;
-	Ipcq__V1__SendRequest s   = IPCQ__V1__SEND_REQUEST__INIT;
-	Ipcq__V1__Reply      *rep;
-	int                   rv;
+	static const int      ok[] = { 0 };
+	Ipcq__V1__Request     req  = IPCQ__V1__REQUEST__INIT;
+	Ipcq__V1__SendRequest s    = IPCQ__V1__SEND_REQUEST__INIT;
 
-	if (__atomic_load_n(&m->producer, __ATOMIC_ACQUIRE)) {
-		return 0;
-	}
 	s.handle      = m->holder;
 	req.body_case = IPCQ__V1__REQUEST__BODY_SEND;
 	req.send      = &s;
-	rv = ipcqi_call(q->c, &req, deadline, IPCQ__V1__REPLY__BODY_SEND, &rep,
-	    NULL);
-	ipcqi_reply_free(rep);
-	if (rv == 0) {
-		__atomic_store_n(&m->producer, 1, __ATOMIC_RELEASE);
-	}
-	return rv == IPCQ_EBADHANDLE ? IPCQ_ECONNLOST : rv;
+	return shm_register(q, &req, &m->producer, ok, deadline);
 }
 
-/* Likewise for consumers (stats): a wait that does not wait. */
+/* Likewise for consumers (stats): a wait that does not wait, whatever
+ * it finds. */
 int
 ipcqi_shm_as_consumer(ipcq_queue *q, ipcqi_shm *m, int64_t deadline)
 {
+	static const int      ok[] = { IPCQ_ETIMEDOUT, IPCQ_EOF, IPCQ_EABANDONED,
+		     0 };
 	Ipcq__V1__Request     req = IPCQ__V1__REQUEST__INIT;
 	Ipcq__V1__WaitRequest w   = IPCQ__V1__WAIT_REQUEST__INIT;
-	Ipcq__V1__Reply      *rep;
-	int                   rv;
 
-	if (__atomic_load_n(&m->consumer, __ATOMIC_ACQUIRE)) {
-		return 0;
-	}
 	w.handle      = m->holder;
 	w.timeout_ms  = 0;
 	req.body_case = IPCQ__V1__REQUEST__BODY_WAIT;
 	req.wait      = &w;
-	rv = ipcqi_call(q->c, &req, deadline, IPCQ__V1__REPLY__BODY__NOT_SET,
-	    &rep, NULL);
-	ipcqi_reply_free(rep);
-	if (rv == 0 || rv == IPCQ_ETIMEDOUT || rv == IPCQ_EOF ||
-	    rv == IPCQ_EABANDONED) {
-		__atomic_store_n(&m->consumer, 1, __ATOMIC_RELEASE);
-		return 0;
-	}
-	return rv == IPCQ_EBADHANDLE ? IPCQ_ECONNLOST : rv;
+	return shm_register(q, &req, &m->consumer, ok, deadline);
 }
 
 static int

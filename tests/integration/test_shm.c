@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "th_seg.h"
 
 /* ------------------------------------------------------------ helpers */
 
@@ -44,20 +45,6 @@ recv_payload(ipcq_queue *q, ipcq_msg **m)
 	return th_recv_str(q, TH_WAIT_MS, m);
 }
 
-/* The segment-name prefix of the broker listening on url, as
- * broker/segment.c computes it: "ipcq-<uid>-<FNV-1a of url>-". */
-static void
-seg_prefix(const char *url, char *buf, size_t len)
-{
-	uint64_t h = 1469598103934665603ull;
-
-	for (const char *s = url; *s != '\0'; s++) {
-		h ^= (unsigned char) *s;
-		h *= 1099511628211ull;
-	}
-	snprintf(buf, len, "ipcq-%u-%016" PRIx64 "-", (unsigned) geteuid(), h);
-}
-
 /* Number of queue segment files (not the doorbell) of th_url()'s broker. */
 static int
 count_segments(void)
@@ -67,7 +54,7 @@ count_segments(void)
 	struct dirent *e;
 	int            n = 0;
 
-	seg_prefix(th_url(), prefix, sizeof(prefix));
+	th_seg_prefix(th_url(), prefix, sizeof(prefix));
 	ck_assert_ptr_nonnull(d);
 	while ((e = readdir(d)) != NULL) {
 		if (strncmp(e->d_name, prefix, strlen(prefix)) == 0 &&
