@@ -195,7 +195,7 @@ def check_reply(rep, keep_body=()):
 
 def open_request(name, roles, ack, max_messages, max_bytes,
                  max_message_bytes, full_policy, expected_producers,
-                 declare):
+                 declare, durable=False):
     check_name(name)
     req = new_request()
     o = req.open
@@ -211,6 +211,7 @@ def open_request(name, roles, ack, max_messages, max_bytes,
     opts.max_message_bytes = max_message_bytes or 0
     opts.full_policy = enum_value(full_policy, _POLICIES, "full policy")
     opts.expected_producers = expected_producers or 0
+    opts.durable = bool(durable)
     return req
 
 
@@ -258,12 +259,12 @@ class Message:
 
 
 _OPTION_FIELDS = ("max_messages", "max_bytes", "max_message_bytes",
-                  "full_policy", "expected_producers")
+                  "full_policy", "expected_producers", "durable")
 _STAT_FIELDS = ("name", "depth", "bytes", "in_flight", "producers",
                 "consumers", "sent", "received", "acked", "redelivered",
                 "dropped", "purged", "ended", "abandoned",
                 "producers_ended", "producers_lost", "senders_waiting",
-                "receivers_waiting")
+                "receivers_waiting", "corrupt", "writing")
 
 
 def stats_dict(qs):

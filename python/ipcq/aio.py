@@ -310,11 +310,12 @@ class Client:
     async def queue(self, name, role=w.ROLE_AUTO, ack=w.ACK_AUTO,
                     max_messages=0, max_bytes=0, max_message_bytes=0,
                     full_policy=w.FULL_BLOCK, expected_producers=0,
-                    declare=False):
+                    declare=False, durable=False):
         kw = dict(role=role, ack=ack, max_messages=max_messages,
                   max_bytes=max_bytes, max_message_bytes=max_message_bytes,
                   full_policy=full_policy,
-                  expected_producers=expected_producers, declare=declare)
+                  expected_producers=expected_producers, declare=declare,
+                  durable=durable)
         gen = await self._connection_gen()
         op = _ops.op_open(name, self._reply_grace, **kw)
         rep = op.finish(await self._call(op.req, op.wait))

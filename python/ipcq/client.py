@@ -354,18 +354,20 @@ class Client:
 
     def queue(self, name, role=w.ROLE_AUTO, ack=w.ACK_AUTO, max_messages=0,
               max_bytes=0, max_message_bytes=0, full_policy=w.FULL_BLOCK,
-              expected_producers=0, declare=False):
+              expected_producers=0, declare=False, durable=False):
         """Attach to the queue called name, creating it if needed.
 
         role: "auto" (default), "producer", "consumer", "both" or the
         ROLE_* bits; ack: "auto" or "explicit"; full_policy: "block",
         "fail" or "drop_oldest". The bounds and policy apply when this
         call creates the queue (0: broker default); declare=True makes an
-        existing queue with other options an EEXIST error."""
+        existing queue with other options an EEXIST error; durable=True
+        keeps a queue this call creates in the broker's --state-dir."""
         kw = dict(role=role, ack=ack, max_messages=max_messages,
                   max_bytes=max_bytes, max_message_bytes=max_message_bytes,
                   full_policy=full_policy,
-                  expected_producers=expected_producers, declare=declare)
+                  expected_producers=expected_producers, declare=declare,
+                  durable=durable)
         gen = self._connection_gen()
         op = _ops.op_open(name, self._reply_grace, **kw)
         return Queue(self, name, kw, op.finish(self._call(op.req, op.wait)),

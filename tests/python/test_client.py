@@ -151,6 +151,15 @@ class Errors(BrokerTestCase):
             q.send_many(["x", "y"])
         self.assertEqual(cm.exception.accepted, 0)
 
+    def test_durable_needs_a_state_dir(self):
+        c = self.client()
+        with self.assertRaises(errors.ENOTSUP):
+            c.queue("dur", durable=True)
+        # Not created, and the broker serves on.
+        self.assertNotIn("dur", c.list())
+        q = c.queue("plain")
+        self.assertFalse(q.options["durable"])
+
     def test_timeout(self):
         q = self.client().queue("slow")
         with self.assertRaises(errors.ETIMEDOUT) as cm:
