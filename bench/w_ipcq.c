@@ -66,7 +66,8 @@ iq_send_loan(ipcq_queue *q, const bench_wcfg *cfg, char *buf, uint64_t *seq)
 	void     *p;
 	int       rv;
 
-	if ((rv = ipcq_msg_loan(&m, q, cfg->size, BENCH_CALL_TIMEOUT_MS)) != 0) {
+	rv = ipcq_msg_loan(&m, q, cfg->size, BENCH_CALL_TIMEOUT_MS);
+	if (rv != 0) {
 		return (rv);
 	}
 	if ((p = ipcq_msg_buffer(m)) == NULL) {
@@ -218,7 +219,8 @@ bench_ipcq_cons(const bench_wcfg *cfg)
 		return (bench_fail(cfg, "setup", "no memory"));
 	}
 	if (cfg->zerocopy != 0 && (cfg->batch != 1 || cfg->ack != 0)) {
-		return (bench_fail(cfg, "setup", "zerocopy is unbatched, auto-ack"));
+		return (bench_fail(cfg, "setup",
+		    "zerocopy is unbatched, auto-ack"));
 	}
 	if ((rv = iq_connect(cfg, &c)) != 0) {
 		return (iq_fail(cfg, "client_open", rv));
