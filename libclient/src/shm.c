@@ -35,6 +35,10 @@
 /* Messages admitted per segment lock: bounds how long a big batch holds
  * the lock against other processes. */
 #define SHM_CHUNK 64
+/* ... and payload bytes copied per lock hold: a batch of 4 KiB messages
+ * copied under one hold would make producer and consumer take turns;
+ * short holds let them overlap. */
+#define SHM_CHUNK_BYTES (16u * 1024)
 
 /* From this size on, a message is copied outside the segment lock: the
  * record is reserved (WRITING) or leased to us while we copy, so nobody
@@ -419,11 +423,15 @@ ipcqi_shm_send(ipcq_queue *q, ipcqi_shm *m, const ipcq_iov *msgs, size_t n,
 			}
 			continue;
 		}
-		/* A chunk of the small messages that come next, in order. */
+		/* A chunk of the small messages that come next, in order
+		 * (at least one, at most SHM_CHUNK_BYTES of them after it). */
+		size_t bytes = 0;
 		while (k < SHM_CHUNK && total + k < n &&
-		    msgs[total + k].len < SHM_BIG) {
+		    msgs[total + k].len < SHM_BIG &&
+		    (k == 0 || bytes + msgs[total + k].len <= SHM_CHUNK_BYTES)) {
 			p[k].data = msgs[total + k].data;
 			p[k].len  = msgs[total + k].len;
+			bytes += p[k].len;
 			k++;
 		}
 		if ((rv = ipcqi_shm_lock(m)) != 0) {
@@ -483,10 +491,13 @@ static size_t
 shm_take(ipcq_queue *q, ipcqi_shm *m, ipcq_msg **msgs, size_t max)
 {
 	int      explicit = q->opts.ack_mode == IPCQ_ACK_EXPLICIT;
-	size_t   k        = 0;
+	size_t   k        = 0, bytes = 0;
 	uint32_t len;
 
-	while (k < max && ipcqi_seg_next_len(&m->seg, &len) && len < SHM_BIG) {
+	/* At least one, then up to SHM_CHUNK_BYTES per lock hold. */
+	while (k < max && ipcqi_seg_next_len(&m->seg, &len) && len < SHM_BIG &&
+	    (k == 0 || bytes + len <= SHM_CHUNK_BYTES)) {
+		bytes += len;
 		ipcqi_seg_ref r;
 		ipcq_msg     *msg;
 
