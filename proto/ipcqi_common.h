@@ -30,6 +30,15 @@
 #define IPCQI_DEFAULT_MAX_BYTES         (64u * 1024 * 1024)
 #define IPCQI_DEFAULT_MAX_MESSAGE_BYTES (4u * 1024 * 1024)
 
+/* A pause inside a spin-wait loop (the CPU's hint that we are spinning). */
+#if defined(__x86_64__) || defined(__i386__)
+#define IPCQI_CPU_RELAX() __builtin_ia32_pause()
+#elif defined(__aarch64__)
+#define IPCQI_CPU_RELAX() __asm__ __volatile__("yield")
+#else
+#define IPCQI_CPU_RELAX() ((void) 0)
+#endif
+
 /* Non-zero if name is a valid queue name (NUL-terminated). */
 int ipcqi_name_valid(const char *name);
 

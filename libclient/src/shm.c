@@ -24,13 +24,6 @@
 #include "ipcqi_client.h"
 #include "ipcqi_crash.h"
 
-#if defined(__x86_64__) || defined(__i386__)
-#define SHM_CPU_RELAX() __builtin_ia32_pause()
-#elif defined(__aarch64__)
-#define SHM_CPU_RELAX() __asm__ __volatile__("yield")
-#else
-#define SHM_CPU_RELAX() ((void) 0)
-#endif
 
 /* Messages admitted per segment lock: bounds how long a big batch holds
  * the lock against other processes. */
@@ -235,7 +228,7 @@ shm_spin(ipcqi_shm *m, uint32_t *seq, uint32_t spin_us)
 		if (__atomic_load_n(seq, __ATOMIC_ACQUIRE) != seen) {
 			return true;
 		}
-		SHM_CPU_RELAX();
+		IPCQI_CPU_RELAX();
 		if ((i & 63) == 0) {
 			clock_gettime(CLOCK_MONOTONIC, &t);
 			if ((t.tv_sec - t0.tv_sec) * 1000000 +

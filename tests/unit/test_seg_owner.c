@@ -6,6 +6,8 @@
  * that died is not "stopped" (its lock comes back with EOWNERDEAD).
  */
 #include <check.h>
+#include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -121,6 +123,28 @@ START_TEST(dead_owner_is_not_stopped_and_its_lock_comes_back)
 }
 END_TEST
 
+/* A lock left unrecoverable (its owner died and nobody made it
+ * consistent) answers ECORRUPT at once to every way of taking it: glibc's
+ * own lock could sleep forever on it. */
+START_TEST(unrecoverable_lock_is_corrupt_for_every_taker)
+{
+	ipcqi_seg s;
+	int       ready[2], go[2], st;
+	pid_t     pid;
+
+	seg_new(&s);
+	pid = holder(&s, 0, ready, go);
+	ck_assert_int_eq(kill(pid, SIGKILL), 0);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_int_eq(pthread_mutex_lock(&s.hdr->lock), EOWNERDEAD);
+	ck_assert_int_eq(pthread_mutex_unlock(&s.hdr->lock), 0);
+	ck_assert_int_eq(ipcqi_seg_lock_timed(&s, 0), IPCQ_ECORRUPT);
+	ck_assert_int_eq(ipcqi_seg_lock_timed(&s, 2), IPCQ_ECORRUPT);
+	ck_assert_int_eq(ipcqi_seg_lock(&s), IPCQ_ECORRUPT);
+	ipcqi_seg_unmap(&s);
+}
+END_TEST
+
 static Suite *
 owner_suite(void)
 {
@@ -131,6 +155,7 @@ owner_suite(void)
 	tcase_add_test(t, sigstopped_owner_is_stopped_and_resumed_one_is_not);
 	tcase_add_test(t, sleeping_owner_is_not_stopped);
 	tcase_add_test(t, dead_owner_is_not_stopped_and_its_lock_comes_back);
+	tcase_add_test(t, unrecoverable_lock_is_corrupt_for_every_taker);
 	suite_add_tcase(s, t);
 	return s;
 }
