@@ -5,7 +5,6 @@
 #include "ipcqi_seg.h"
 
 #include <errno.h>
-#include <linux/futex.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
