@@ -133,6 +133,11 @@ thi_broker_register(pid_t pid, const char *url)
 	}
 	if (pfx[0] != '\0' && env.nprefix < TH_BROKERS_MAX) {
 		snprintf(env.seg_prefix[env.nprefix++], sizeof(pfx), "%s", pfx);
+		/* For th_suite_end, should this test die before th_end. */
+		if ((f = fopen(th_path(TH_SEGS_FILE), "a")) != NULL) {
+			fprintf(f, "%s\n", pfx);
+			fclose(f);
+		}
 	}
 	/* For th_suite_end, which cleans up after a failed test. */
 	if ((f = fopen(th_path(TH_PIDS_FILE), "a")) != NULL) {

@@ -47,6 +47,8 @@ void thi_rm_rf(const char *dir);
 
 /* Name of the file in a test directory that lists its broker pids. */
 #define TH_PIDS_FILE "broker.pids"
+/* The segment-name prefixes of its brokers (th_seg_prefix), one a line. */
+#define TH_SEGS_FILE "broker.segs"
 
 void thi_proc_kill_all(void);
 int  thi_proc_count_live(void);

@@ -81,6 +81,27 @@ suite_clean_shm(const char *dir)
 		}
 	}
 	fclose(f);
+	/* And their segments, named by address, not pid (docs/shm.md). */
+	snprintf(path, sizeof(path), "%s/%s", dir, TH_SEGS_FILE);
+	if ((f = fopen(path, "r")) == NULL) {
+		return;
+	}
+	char pfx[128];
+	while (fscanf(f, "%127s", pfx) == 1) {
+		DIR           *d = opendir("/dev/shm");
+		struct dirent *de;
+		while (d != NULL && (de = readdir(d)) != NULL) {
+			if (strncmp(de->d_name, pfx, strlen(pfx)) == 0) {
+				snprintf(path, sizeof(path), "/dev/shm/%s",
+				    de->d_name);
+				(void) unlink(path);
+			}
+		}
+		if (d != NULL) {
+			closedir(d);
+		}
+	}
+	fclose(f);
 }
 
 void
