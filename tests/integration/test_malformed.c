@@ -288,12 +288,25 @@ START_TEST(frame_over_max_frame_drops_only_that_connection)
 	    "answered (rv %d)", len, rv);
 	th_raw_close(s);
 	free(big);
-	/* A frame just under the limit on a new connection is answered. */
-	th_raw_open(&s, th_url(), RAW_TIMEOUT_MS);
+	/* A frame just under the limit on a new connection is answered.
+	 * The dropped connection can wedge the listener (nanomsg/nng#1518,
+	 * docs/broker.md): a new connection made before the watchdog has
+	 * replaced it times out; one made after is answered. So a timeout
+	 * is retried on a fresh connection, for at most 20 s. */
 	big = calloc(1, 1000 * 1000);
 	ck_assert_ptr_nonnull(big);
-	expect_status_bytes(s, big, 1000 * 1000, IPCQ_EPROTO,
-	    "1 MB of zero bytes");
+	long long t0 = th_now_ms();
+	for (;;) {
+		th_raw_open(&s, th_url(), RAW_TIMEOUT_MS);
+		rv = th_raw_call(s, big, 1000 * 1000, &reply);
+		if (rv != NNG_ETIMEDOUT || th_now_ms() - t0 > 20000) {
+			break;
+		}
+		th_raw_close(s);
+	}
+	ck_assert_msg(rv == 0, "1 MB of zero bytes: no valid reply (%s)",
+	    rv < 0 ? "undecodable Reply" : nng_strerror(rv));
+	th_raw_expect(reply, IPCQ_EPROTO, "1 MB of zero bytes");
 	free(big);
 	th_raw_close(s);
 	bystander_check();
