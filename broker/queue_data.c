@@ -129,7 +129,6 @@ ipcqd_queue_take(ipcqd_queue *q, ipcqd_handle *h, uint32_t max,
 	bool     explicit = h->ack_mode == IPCQ_ACK_EXPLICIT;
 	size_t   n        = 0;
 	uint64_t bytes    = 0;
-	uint32_t len;
 	int      rv;
 
 	ipcqd_queue_add_consumer(q, h);
@@ -143,12 +142,11 @@ ipcqd_queue_take(ipcqd_queue *q, ipcqd_handle *h, uint32_t max,
 		*status = rv;
 		return 0;
 	}
-	while (n < max && ipcqi_seg_next_len(&q->seg, &len)) {
-		/* Cap a reply's size; the first message always goes. */
-		if (n > 0 && bytes + len > IPCQD_RECV_MAX_BYTES) {
-			break;
-		}
-		if (ipcqi_seg_take(&q->seg, h->id, &recs[n]) != 0) {
+	/* Cap a reply's size; the first message always goes. */
+	while (n < max && bytes < IPCQD_RECV_MAX_BYTES) {
+		uint32_t room = n == 0 ? UINT32_MAX
+		                       : (uint32_t) (IPCQD_RECV_MAX_BYTES - bytes);
+		if (ipcqi_seg_take_upto(&q->seg, h->id, room, &recs[n]) != 0) {
 			break;
 		}
 		if (explicit && !qu_note_lease(h, &recs[n])) {

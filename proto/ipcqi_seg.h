@@ -274,6 +274,12 @@ int ipcqi_seg_publish(ipcqi_seg *s, uint64_t pos, uint64_t holder,
  * waiting, EOF and EABANDONED: ipcqi_seg_empty_status). */
 int ipcqi_seg_take(ipcqi_seg *s, uint64_t holder, ipcqi_seg_ref *ref);
 
+/* The same, but only if the oldest READY record's payload is at most
+ * max_len bytes: IPCQ_EMSGSIZE (and ref->len set, nothing taken) if it
+ * is longer. One walk for "is there one, how big, take it". */
+int ipcqi_seg_take_upto(ipcqi_seg *s, uint64_t holder, uint32_t max_len,
+    ipcqi_seg_ref *ref);
+
 /* Payload length of the record the next take would hand out; false if
  * none is ready (or the segment is corrupt). */
 bool ipcqi_seg_next_len(ipcqi_seg *s, uint32_t *len);

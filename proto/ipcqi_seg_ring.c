@@ -280,12 +280,23 @@ seg_first_ready(ipcqi_seg *s, uint64_t *pos)
 int
 ipcqi_seg_take(ipcqi_seg *s, uint64_t holder, ipcqi_seg_ref *ref)
 {
+	return ipcqi_seg_take_upto(s, holder, UINT32_MAX, ref);
+}
+
+int
+ipcqi_seg_take_upto(ipcqi_seg *s, uint64_t holder, uint32_t max_len,
+    ipcqi_seg_ref *ref)
+{
 	ipcqi_seg_hdr *h = s->hdr;
 	ipcqi_seg_rec *r;
 	uint64_t       pos;
 
 	if ((r = seg_first_ready(s, &pos)) == NULL) {
 		return ipcqi_seg_corrupt(s) ? IPCQ_ECORRUPT : IPCQ_ETIMEDOUT;
+	}
+	if (r->len > max_len) {
+		ref->len = r->len; /* not taken: the caller decides */
+		return IPCQ_EMSGSIZE;
 	}
 	r->state  = IPCQI_REC_LEASED;
 	r->holder = holder;

@@ -163,7 +163,6 @@ view_shm(ipcq_queue *q, ipcqi_shm *m, ipcq_msg **mp, int64_t deadline)
 {
 	ipcq_msg     *msg;
 	ipcqi_seg_ref r;
-	uint32_t      len;
 	int           rv;
 
 	if ((rv = ipcqi_shm_as_consumer(q, m, deadline)) != 0) {
@@ -176,8 +175,7 @@ view_shm(ipcq_queue *q, ipcqi_shm *m, ipcq_msg **mp, int64_t deadline)
 		if ((rv = ipcqi_shm_lock(m)) != 0) {
 			break;
 		}
-		if (ipcqi_seg_next_len(&m->seg, &len) &&
-		    (rv = ipcqi_seg_take(&m->seg, m->holder, &r)) == 0) {
+		if ((rv = ipcqi_seg_take(&m->seg, m->holder, &r)) == 0) {
 			__atomic_fetch_add(&m->own_leases, 1, __ATOMIC_RELAXED);
 			ipcqi_seg_unlock(&m->seg);
 			break;

@@ -479,22 +479,26 @@ shm_msg(ipcq_queue *q, ipcqi_shm *m, const ipcqi_seg_ref *r, int explicit)
 	return msg;
 }
 
-/* Take up to max ready records (lock held); the count. */
+/* Take up to max ready records under SHM_BIG (lock held); the count.
+ * *big: nothing taken because the oldest ready one is SHM_BIG or more
+ * (shm_take_big's). */
 static size_t
-shm_take(ipcq_queue *q, ipcqi_shm *m, ipcq_msg **msgs, size_t max)
+shm_take(ipcq_queue *q, ipcqi_shm *m, ipcq_msg **msgs, size_t max, bool *big)
 {
-	int      explicit = q->opts.ack_mode == IPCQ_ACK_EXPLICIT;
-	size_t   k        = 0, bytes = 0;
-	uint32_t len;
+	int    explicit = q->opts.ack_mode == IPCQ_ACK_EXPLICIT;
+	size_t k        = 0, bytes = 0;
 
+	*big = false;
 	/* At least one, then up to SHM_CHUNK_BYTES per lock hold. */
-	while (k < max && ipcqi_seg_next_len(&m->seg, &len) && len < SHM_BIG &&
-	    (k == 0 || bytes + len <= SHM_CHUNK_BYTES)) {
-		bytes += len;
+	while (k < max && (k == 0 || bytes < SHM_CHUNK_BYTES)) {
+		uint32_t      room = k == 0 ? SHM_BIG - 1
+		                            : (uint32_t) (SHM_CHUNK_BYTES - bytes);
 		ipcqi_seg_ref r;
 		ipcq_msg     *msg;
+		int           rv = ipcqi_seg_take_upto(&m->seg, m->holder, room, &r);
 
-		if (ipcqi_seg_take(&m->seg, m->holder, &r) != 0) {
+		if (rv != 0) {
+			*big = k == 0 && rv == IPCQ_EMSGSIZE;
 			break;
 		}
 		IPCQI_CRASH_POINT("recv.locked");
@@ -507,6 +511,7 @@ shm_take(ipcq_queue *q, ipcqi_shm *m, ipcq_msg **msgs, size_t max)
 		} else {
 			ipcqi_seg_finish(&m->seg, r.pos, r.lease, m->holder, false);
 		}
+		bytes += r.len;
 		msgs[k++] = msg;
 	}
 	if (k > 0 && !explicit) {
@@ -564,8 +569,8 @@ int
 ipcqi_shm_recv(ipcq_queue *q, ipcqi_shm *m, ipcq_msg **msgs, size_t max,
     size_t *n, int64_t deadline)
 {
-	uint32_t len;
-	int      rv;
+	bool big;
+	int  rv;
 
 	if ((rv = ipcqi_shm_as_consumer(q, m, deadline)) != 0) {
 		return rv;
@@ -576,16 +581,16 @@ ipcqi_shm_recv(ipcq_queue *q, ipcqi_shm *m, ipcq_msg **msgs, size_t max,
 		if ((rv = ipcqi_shm_lock(m)) != 0) {
 			return rv;
 		}
-		if (ipcqi_seg_next_len(&m->seg, &len) && len >= SHM_BIG) {
+		if ((k = shm_take(q, m, msgs, max, &big)) > 0) {
+			ipcqi_seg_unlock(&m->seg);
+			*n = k;
+			return 0;
+		}
+		if (big) {
 			if ((rv = shm_take_big(q, m, msgs)) == 0) {
 				*n = 1;
 			}
 			return rv;
-		}
-		if ((k = shm_take(q, m, msgs, max)) > 0) {
-			ipcqi_seg_unlock(&m->seg);
-			*n = k;
-			return 0;
 		}
 		if (ipcqi_seg_corrupt(&m->seg)) {
 			ipcqi_seg_unlock(&m->seg);
