@@ -134,10 +134,10 @@ struct ipcqd_queue {
 
 	/* When a client holds the segment lock for long (stopped inside
 	 * its critical section), the broker does not wait (queue_lock.c):
-	 * requests get EBUSY until stuck_until, and what it could not
+	 * requests get EBUSY while it stays stopped, and what it could not
 	 * write into the segment waits here for the next lock. */
-	uint64_t         stuck_until; /* ms, monotonic; 0: not stuck */
-	bool             stuck_logged;
+	bool             stuck; /* the last lock attempt found a stopped
+	                           holder (logged once per episode) */
 	bool             state_dirty;  /* qstate not yet mirrored */
 	uint64_t        *pending;      /* holders whose records to return */
 	size_t           npending, cappending;

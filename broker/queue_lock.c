@@ -4,13 +4,14 @@
  * stopped (SIGSTOP, a debugger) inside that critical section holds it
  * for as long as it stays stopped. The broker takes segment locks under
  * its own lock, so waiting there would stall every queue. Instead it
- * waits at most QL_WAIT_MS, then treats the queue as stuck for
- * QL_STUCK_MS (requests answer IPCQ_EBUSY at once, without waiting
- * again), and keeps what it could not write into the segment (returns of
- * dead holders' records, the end-of-stream state) for the next time it
- * gets the lock. The waker thread retries stuck queues every QL_STUCK_MS
- * (segment.c). A client that dies stopped gives the lock back to the
- * next taker with EOWNERDEAD, which recovers it.
+ * waits in QL_WAIT_MS slices only while the holder runs, and answers
+ * IPCQ_EBUSY at once when the holder is stopped (each request looks
+ * again, so the first one after the holder resumes or dies goes
+ * through). What it could not write into the segment meanwhile (returns
+ * of dead holders' records, the end-of-stream state) waits for the next
+ * time it gets the lock; the waker thread retries stuck queues on a
+ * timer (segment.c). A client that dies stopped gives the lock back to
+ * the next taker with EOWNERDEAD, which recovers it.
  */
 #include <stdlib.h>
 
@@ -23,7 +24,6 @@
 #define QL_SLICES   500  /* at most this many slices (1 s) for a holder
                             that is running: preempted, or copying a big
                             message */
-#define QL_STUCK_MS 100
 
 void
 ipcqd_qu_defer_return(ipcqd_queue *q, uint64_t holder)
@@ -65,10 +65,6 @@ ipcqd_qu_lock(ipcqd_queue *q)
 {
 	int rv = ipcqi_seg_lock_timed(&q->seg, 0);
 
-	if (rv == IPCQ_EBUSY && q->stuck_until != 0 &&
-	    ipcqd_now_ms() < q->stuck_until) {
-		return IPCQ_EBUSY; /* stuck: answer at once */
-	}
 	/* Held: wait while its holder runs (contention is normal: 2 cores,
 	 * many clients, a holder preempted inside); give up at once if the
 	 * holder is stopped, and after QL_SLICES slices in any case. */
@@ -79,9 +75,8 @@ ipcqd_qu_lock(ipcqd_queue *q)
 		rv = ipcqi_seg_lock_timed(&q->seg, QL_WAIT_MS);
 	}
 	if (rv == IPCQ_EBUSY) {
-		q->stuck_until = ipcqd_now_ms() + QL_STUCK_MS;
-		if (!q->stuck_logged) {
-			q->stuck_logged = true;
+		if (!q->stuck) {
+			q->stuck = true;
 			ipcqd_warn("queue %s: a client holds its segment lock "
 			           "(stopped?); requests get EBUSY until it "
 			           "lets go", q->name);
@@ -103,9 +98,8 @@ ipcqd_qu_lock(ipcqd_queue *q)
 	if (rv != 0) {
 		return rv;
 	}
-	if (q->stuck_until != 0) {
-		q->stuck_until  = 0;
-		q->stuck_logged = false;
+	if (q->stuck) {
+		q->stuck = false;
 		ipcqd_info("queue %s: segment lock free again", q->name);
 	}
 	ql_catch_up(q);
@@ -115,6 +109,6 @@ ipcqd_qu_lock(ipcqd_queue *q)
 bool
 ipcqd_queue_needs_retry(const ipcqd_queue *q)
 {
-	return q->stuck_until != 0 || q->npending > 0 || q->state_dirty ||
+	return q->stuck || q->npending > 0 || q->state_dirty ||
 	    (q->corrupt_seen && !q->corrupt_failed);
 }
