@@ -271,6 +271,10 @@ int ipcqi_shm_lock(ipcqi_shm *m);
 int ipcqi_shm_as_producer(ipcq_queue *q, ipcqi_shm *m, int64_t deadline);
 int ipcqi_shm_as_consumer(ipcq_queue *q, ipcqi_shm *m, int64_t deadline);
 
+/* One message as a view into m's segment (loan.c). */
+int ipcqi_shm_view(ipcq_queue *q, ipcqi_shm *m, ipcq_msg **mp,
+    int64_t deadline);
+
 /* A loan on m (loan.c); ipcq_queue_send_loan sends it. */
 int ipcqi_shm_loan(ipcq_msg **mp, ipcq_queue *q, ipcqi_shm *m, size_t len,
     int64_t deadline);

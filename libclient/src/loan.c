@@ -158,8 +158,8 @@ ipcq_queue_send_loan(ipcq_queue *q, ipcq_msg *msg, int timeout_ms)
 	return rv;
 }
 
-static int
-view_shm(ipcq_queue *q, ipcqi_shm *m, ipcq_msg **mp, int64_t deadline)
+int
+ipcqi_shm_view(ipcq_queue *q, ipcqi_shm *m, ipcq_msg **mp, int64_t deadline)
 {
 	ipcq_msg     *msg;
 	ipcqi_seg_ref r;
@@ -211,32 +211,6 @@ view_shm(ipcq_queue *q, ipcqi_shm *m, ipcq_msg **mp, int64_t deadline)
 	return 0;
 }
 
-int
-ipcq_queue_recv_view(ipcq_queue *q, ipcq_msg **mp, int timeout_ms)
-{
-	int64_t    deadline = ipcqi_deadline(timeout_ms);
-	ipcqi_shm *m;
-	int        rv;
-
-	if (q == NULL || mp == NULL) {
-		return IPCQ_EINVAL;
-	}
-	if (__atomic_load_n(&q->eof, __ATOMIC_ACQUIRE)) {
-		return IPCQ_EOF;
-	}
-	if ((rv = ipcqi_shm_pick(q, deadline, &m)) != 0) {
-		return rv;
-	}
-	if (m == NULL) {
-		return ipcq_queue_recv(q, mp, timeout_ms); /* a copy */
-	}
-	rv = view_shm(q, m, mp, deadline);
-	ipcqi_poll_after_recv(q, rv);
-	if (rv == IPCQ_EOF) {
-		__atomic_store_n(&q->eof, 1, __ATOMIC_RELEASE);
-	}
-	return rv;
-}
 
 void
 ipcqi_msg_release(ipcq_msg *msg)

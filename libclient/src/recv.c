@@ -68,9 +68,11 @@ recv_fn(ipcq_queue *q, const ipcqi_hsnap *h, int64_t deadline, void *arg)
 	return (rv);
 }
 
-int
-ipcq_queue_recv_batch(ipcq_queue *q, ipcq_msg **msgs, size_t max, size_t *n,
-    int timeout_ms)
+/* recv, recv_batch and recv_view: view takes one message as a view into
+ * the segment on shared memory (a copy on the socket path). */
+static int
+recv_common(ipcq_queue *q, ipcq_msg **msgs, size_t max, size_t *n,
+    int timeout_ms, int view)
 {
 	int64_t   deadline = ipcqi_deadline(timeout_ms);
 	recv_args  a        = { .msgs = msgs, .max = max, .got = 0 };
@@ -92,6 +94,9 @@ ipcq_queue_recv_batch(ipcq_queue *q, ipcq_msg **msgs, size_t max, size_t *n,
 	}
 	if ((rv = ipcqi_shm_pick(q, deadline, &m)) != 0) {
 		/* as the socket path would answer */
+	} else if (m != NULL && view) {
+		rv = ipcqi_shm_view(q, m, msgs, deadline);
+		a.got = 1;
 	} else if (m != NULL) {
 		rv = ipcqi_shm_recv(q, m, msgs, max, &a.got, deadline);
 	} else {
@@ -107,6 +112,24 @@ ipcq_queue_recv_batch(ipcq_queue *q, ipcq_msg **msgs, size_t max, size_t *n,
 		*n = a.got;
 	}
 	return (rv);
+}
+
+int
+ipcq_queue_recv_batch(ipcq_queue *q, ipcq_msg **msgs, size_t max, size_t *n,
+    int timeout_ms)
+{
+	return (recv_common(q, msgs, max, n, timeout_ms, 0));
+}
+
+int
+ipcq_queue_recv_view(ipcq_queue *q, ipcq_msg **msg, int timeout_ms)
+{
+	size_t n;
+
+	if (msg == NULL) {
+		return (IPCQ_EINVAL);
+	}
+	return (recv_common(q, msg, 1, &n, timeout_ms, 1));
 }
 
 int
