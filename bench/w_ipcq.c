@@ -153,7 +153,7 @@ bench_ipcq_prod(const bench_wcfg *cfg)
 		    (unsigned long long) seq, (unsigned long long) t0,
 		    (unsigned long long) t1);
 	}
-	ipcq_queue_detach(q);
+	ipcq_queue_close(q);
 	ipcq_client_close(c);
 	free(iov);
 	free(bufs);
@@ -238,7 +238,7 @@ bench_ipcq_cons(const bench_wcfg *cfg)
 		bench_tally_format(&t, line, sizeof(line));
 		bench_report(cfg, "%s", line);
 	}
-	ipcq_queue_detach(q);
+	ipcq_queue_close(q);
 	ipcq_client_close(c);
 	free(msgs);
 	return (rv == 0 && t.err[0] == '\0' ? 0 : -1);

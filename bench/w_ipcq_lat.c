@@ -112,7 +112,7 @@ bench_ipcq_sendrtt(const bench_wcfg *cfg)
 	if (rv == 0) {
 		rv = ipcq_queue_end(q);
 	}
-	ipcq_queue_detach(q);
+	ipcq_queue_close(q);
 	ipcq_client_close(c);
 	free(buf);
 	return (lat_finish(cfg, rv, "send", &lat, i));
@@ -182,8 +182,8 @@ bench_ipcq_ping(const bench_wcfg *cfg)
 			rv = 0;
 		}
 	}
-	ipcq_queue_detach(q1);
-	ipcq_queue_detach(q2);
+	ipcq_queue_close(q1);
+	ipcq_queue_close(q2);
 	ipcq_client_close(c);
 	free(buf);
 	return (lat_finish(cfg, rv, "ping", &lat, i));
@@ -232,8 +232,8 @@ bench_ipcq_pong(const bench_wcfg *cfg)
 		bench_tally_format(&t, line, sizeof(line));
 		bench_report(cfg, "%s", line);
 	}
-	ipcq_queue_detach(q1);
-	ipcq_queue_detach(q2);
+	ipcq_queue_close(q1);
+	ipcq_queue_close(q2);
 	ipcq_client_close(c);
 	return (rv == 0 && t.err[0] == '\0' ? 0 : -1);
 }

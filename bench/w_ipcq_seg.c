@@ -143,7 +143,7 @@ bench_ipcq_segbytes(const bench_wcfg *cfg)
 		bench_report(cfg, "sent=%" PRIu64 " used=%" PRIu64
 		    " ready=%" PRIu64 " shm=%d", cfg->count, used, ready, shm);
 	}
-	ipcq_queue_detach(q);
+	ipcq_queue_close(q);
 	ipcq_client_close(c);
 	free(buf);
 	return (rv == 0 ? 0 : -1);

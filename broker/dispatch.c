@@ -22,7 +22,7 @@ static const struct {
 	{ IPCQ__V1__REQUEST__BODY_ACK, "ack", ipcqd_h_ack },
 	{ IPCQ__V1__REQUEST__BODY_END, "end", ipcqd_h_end },
 	{ IPCQ__V1__REQUEST__BODY_DETACH, "detach", ipcqd_h_detach },
-	{ IPCQ__V1__REQUEST__BODY_CLOSE, "close", ipcqd_h_close },
+	{ IPCQ__V1__REQUEST__BODY_SHUTDOWN, "shutdown", ipcqd_h_shutdown },
 	{ IPCQ__V1__REQUEST__BODY_STATS, "stats", ipcqd_h_stats },
 	{ IPCQ__V1__REQUEST__BODY_LIST, "list", ipcqd_h_list },
 	{ IPCQ__V1__REQUEST__BODY_PURGE, "purge", ipcqd_h_purge },

@@ -46,7 +46,7 @@ ipcqd_reply_empty(ipcqd_ctx *cx, Ipcq__V1__Reply__BodyCase body)
 	/* The empty replies share one shape: set the body so that a client
 	 * can check which reply it got. */
 	static const Ipcq__V1__DetachReply detach = IPCQ__V1__DETACH_REPLY__INIT;
-	static const Ipcq__V1__CloseReply  close  = IPCQ__V1__CLOSE_REPLY__INIT;
+	static const Ipcq__V1__ShutdownReply  shut   = IPCQ__V1__SHUTDOWN_REPLY__INIT;
 	static const Ipcq__V1__DeleteReply del    = IPCQ__V1__DELETE_REPLY__INIT;
 	Ipcq__V1__Reply                    rep    = IPCQ__V1__REPLY__INIT;
 
@@ -55,8 +55,8 @@ ipcqd_reply_empty(ipcqd_ctx *cx, Ipcq__V1__Reply__BodyCase body)
 	case IPCQ__V1__REPLY__BODY_DETACH:
 		rep.detach = (Ipcq__V1__DetachReply *) &detach;
 		break;
-	case IPCQ__V1__REPLY__BODY_CLOSE:
-		rep.close = (Ipcq__V1__CloseReply *) &close;
+	case IPCQ__V1__REPLY__BODY_SHUTDOWN:
+		rep.shutdown = (Ipcq__V1__ShutdownReply *) &shut;
 		break;
 	case IPCQ__V1__REPLY__BODY_DELETE:
 		rep.delete_ = (Ipcq__V1__DeleteReply *) &del;
@@ -264,15 +264,15 @@ ipcqd_h_with_queue(ipcqd_broker *b, ipcqd_ctx *cx, const char *name,
 }
 
 static int
-hq_close(ipcqd_broker *b, ipcqd_ctx *cx, ipcqd_queue *q)
+hq_shutdown(ipcqd_broker *b, ipcqd_ctx *cx, ipcqd_queue *q)
 {
-	ipcqd_queue_close(q);
-	return ipcqd_reply_empty(cx, IPCQ__V1__REPLY__BODY_CLOSE);
+	ipcqd_queue_shutdown(q);
+	return ipcqd_reply_empty(cx, IPCQ__V1__REPLY__BODY_SHUTDOWN);
 }
 
-/* Close: CloseRequest -> CloseReply */
+/* Shutdown: ShutdownRequest -> ShutdownReply */
 int
-ipcqd_h_close(ipcqd_broker *b, ipcqd_ctx *cx, const Ipcq__V1__Request *req)
+ipcqd_h_shutdown(ipcqd_broker *b, ipcqd_ctx *cx, const Ipcq__V1__Request *req)
 {
-	return ipcqd_h_with_queue(b, cx, req->close->queue, hq_close);
+	return ipcqd_h_with_queue(b, cx, req->shutdown->queue, hq_shutdown);
 }

@@ -17,7 +17,7 @@ typedef int (*ipcqd_handler_fn)(ipcqd_broker *b, ipcqd_ctx *cx,
 int ipcqd_h_open(ipcqd_broker *b, ipcqd_ctx *cx, const Ipcq__V1__Request *req);
 int ipcqd_h_detach(ipcqd_broker *b, ipcqd_ctx *cx, const Ipcq__V1__Request *req);
 int ipcqd_h_end(ipcqd_broker *b, ipcqd_ctx *cx, const Ipcq__V1__Request *req);
-int ipcqd_h_close(ipcqd_broker *b, ipcqd_ctx *cx, const Ipcq__V1__Request *req);
+int ipcqd_h_shutdown(ipcqd_broker *b, ipcqd_ctx *cx, const Ipcq__V1__Request *req);
 /* h_data.c */
 int ipcqd_h_send(ipcqd_broker *b, ipcqd_ctx *cx, const Ipcq__V1__Request *req);
 int ipcqd_h_recv(ipcqd_broker *b, ipcqd_ctx *cx, const Ipcq__V1__Request *req);
@@ -49,7 +49,7 @@ void ipcqd_h_opts_to_wire(Ipcq__V1__QueueOptions *w,
 int ipcqd_h_check_name(ipcqd_ctx *cx, const char *name);
 
 /* Shared: an OK reply whose body is one of the empty messages
- * (DetachReply, CloseReply, DeleteReply). */
+ * (DetachReply, ShutdownReply, DeleteReply). */
 int ipcqd_reply_empty(ipcqd_ctx *cx, Ipcq__V1__Reply__BodyCase body);
 
 #endif

@@ -349,7 +349,7 @@ ipcqd_queue_end_producer(ipcqd_queue *q, ipcqd_handle *h, bool *queue_ended)
 }
 
 void
-ipcqd_queue_close(ipcqd_queue *q)
+ipcqd_queue_shutdown(ipcqd_queue *q)
 {
 	q->ended  = true;
 	q->closed = true;

@@ -210,7 +210,7 @@ void ipcqd_queue_end_producer(ipcqd_queue *q, ipcqd_handle *h,
     bool *queue_ended);
 
 /* End the queue at once. */
-void ipcqd_queue_close(ipcqd_queue *q);
+void ipcqd_queue_shutdown(ipcqd_queue *q);
 
 /* Discard ready messages; returns the count. */
 uint64_t ipcqd_queue_purge(ipcqd_queue *q);

@@ -90,7 +90,7 @@ out:
 		fprintf(stderr, "epoll_consumer: %s\n", ipcq_strerror(err));
 	}
 	for (int i = 0; i < NQ; i++) {
-		ipcq_queue_detach(q[i]); /* closes its fd; NULL is fine */
+		ipcq_queue_close(q[i]); /* closes its fd; NULL is fine */
 	}
 	close(ep);
 	ipcq_client_close(c);

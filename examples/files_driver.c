@@ -195,8 +195,8 @@ files_run(files *f, ipcq_client *c)
 	    (err = files_send(f, tq)) == 0) {
 		err = files_collect(f, dq);
 	}
-	ipcq_queue_detach(tq);
-	ipcq_queue_detach(dq);
+	ipcq_queue_close(tq);
+	ipcq_queue_close(dq);
 	return err;
 }
 

@@ -125,8 +125,8 @@ main(int argc, char **argv)
 	    (err = ipcq_queue_open(&dq, c, dname, &dopts)) == 0) {
 		err = worker_loop(tq, dq, &done);
 	}
-	ipcq_queue_detach(dq);
-	ipcq_queue_detach(tq);
+	ipcq_queue_close(dq);
+	ipcq_queue_close(tq);
 	ipcq_client_close(c);
 	if (err != 0) {
 		fprintf(stderr, "files_worker[%d]: %s\n", (int) getpid(),

@@ -30,7 +30,7 @@ main(int argc, char **argv)
 			ipcq_msg_free(m);
 			count++;
 		}
-		ipcq_queue_detach(q);
+		ipcq_queue_close(q);
 	}
 	ipcq_client_close(c);
 	if (err != IPCQ_EOF) {

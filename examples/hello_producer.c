@@ -46,7 +46,7 @@ main(int argc, char **argv)
 		printf("hello_producer: sent %d messages to '%s' and ended\n",
 		    n, name);
 	}
-	ipcq_queue_detach(q);
+	ipcq_queue_close(q);
 	ipcq_client_close(c);
 	return err == 0 ? 0 : fail("send", err);
 }

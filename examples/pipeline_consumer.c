@@ -97,7 +97,7 @@ main(int argc, char **argv)
 			bad = cons_take(&st, m) != 0;
 			ipcq_msg_free(m);
 		}
-		ipcq_queue_detach(q);
+		ipcq_queue_close(q);
 	}
 	ipcq_client_close(c);
 	if (!bad && err != IPCQ_EOF) {

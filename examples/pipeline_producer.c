@@ -61,7 +61,7 @@ main(int argc, char **argv)
 		printf("pipeline_producer[%d]: sent %ld messages, ended\n", id,
 		    m);
 	}
-	ipcq_queue_detach(q);
+	ipcq_queue_close(q);
 	ipcq_client_close(c);
 	return err == 0 ? 0 : prod_err(id, "send", err);
 }

@@ -292,10 +292,10 @@ pool_run(pool *p, ipcq_client *c, uint64_t *got)
 	}
 	if (rv != 0 && tq != NULL) {
 		/* Let the workers stop: they see end of stream on tasks. */
-		ipcq_queue_close(tq);
+		ipcq_queue_shutdown(tq);
 	}
-	ipcq_queue_detach(tq);
-	ipcq_queue_detach(rq);
+	ipcq_queue_close(tq);
+	ipcq_queue_close(rq);
 	return rv;
 }
 

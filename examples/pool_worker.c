@@ -189,8 +189,8 @@ main(int argc, char **argv)
 	} else {
 		err = tw_loop(&a, tq, rq, &done);
 	}
-	ipcq_queue_detach(rq);
-	ipcq_queue_detach(tq);
+	ipcq_queue_close(rq);
+	ipcq_queue_close(tq);
 	ipcq_client_close(c);
 	if (err == 0) {
 		printf("%s[%d]: squared %u numbers%s%s\n", tw_name,

@@ -88,7 +88,7 @@ ts_producer(void *arg)
 	if (err != 0) {
 		ts_fail(st, "producer send", err);
 	}
-	ipcq_queue_detach(q);
+	ipcq_queue_close(q);
 	return NULL;
 }
 
@@ -233,7 +233,7 @@ main(int argc, char **argv)
 		ts_run(&st, th);
 		rv = ts_report(&st, th);
 	}
-	ipcq_queue_detach(st.shared);
+	ipcq_queue_close(st.shared);
 	ipcq_client_close(st.c);
 	pthread_mutex_destroy(&st.mtx);
 	free(st.seen);

@@ -58,7 +58,7 @@ typedef struct cli_cmd {
 int cli_cmd_send(cli_ctx *ctx, int argc, char **argv);  /* cmd_send.c */
 int cli_cmd_end(cli_ctx *ctx, int argc, char **argv);   /* cmd_send.c */
 int cli_cmd_recv(cli_ctx *ctx, int argc, char **argv);  /* cmd_recv.c */
-int cli_cmd_close(cli_ctx *ctx, int argc, char **argv); /* cmd_admin.c */
+int cli_cmd_shutdown(cli_ctx *ctx, int argc, char **argv); /* cmd_admin.c */
 int cli_cmd_list(cli_ctx *ctx, int argc, char **argv);  /* cmd_admin.c */
 int cli_cmd_purge(cli_ctx *ctx, int argc, char **argv); /* cmd_admin.c */
 int cli_cmd_delete(cli_ctx *ctx, int argc, char **argv); /* cmd_admin.c */

@@ -1,5 +1,5 @@
 /*
- * cmd_admin.c — queue administration by name: `close`, `list`, `purge`,
+ * cmd_admin.c — queue administration by name: `shutdown`, `list`, `purge`,
  * `delete`. Each is one library call on a fresh connection.
  */
 #include "cli.h"
@@ -49,9 +49,9 @@ admin_done(cli_ctx *ctx, ipcq_client *c, int err)
 	return rc;
 }
 
-/* ipcq close QUEUE: end the queue at once for every producer. */
+/* ipcq shutdown QUEUE: end the queue at once for every producer. */
 int
-cli_cmd_close(cli_ctx *ctx, int argc, char **argv)
+cli_cmd_shutdown(cli_ctx *ctx, int argc, char **argv)
 {
 	ipcq_client *c;
 	const char  *name;
@@ -60,7 +60,7 @@ cli_cmd_close(cli_ctx *ctx, int argc, char **argv)
 	if ((rc = admin_start(ctx, argc, argv, 1, &name, &c)) != 0) {
 		return rc;
 	}
-	return admin_done(ctx, c, ipcq_client_close_queue(c, name));
+	return admin_done(ctx, c, ipcq_client_shutdown_queue(c, name));
 }
 
 static int

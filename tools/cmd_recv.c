@@ -152,7 +152,7 @@ cli_cmd_recv(cli_ctx *ctx, int argc, char **argv)
 	    &q);
 	if (rc == 0) {
 		rc = recv_loop(ctx, q, &a);
-		ipcq_queue_detach(q);
+		ipcq_queue_close(q);
 	}
 	ipcq_client_close(c);
 	return rc;

@@ -145,7 +145,7 @@ send_finish(cli_ctx *ctx, ipcq_client *c, ipcq_queue *q, int rc, int end)
 	if (rc == CLI_EXIT_OK && end && (err = ipcq_queue_end(q)) != 0) {
 		rc = cli_fail(ctx, err);
 	}
-	ipcq_queue_detach(q);
+	ipcq_queue_close(q);
 	ipcq_client_close(c);
 	return rc;
 }

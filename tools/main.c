@@ -38,7 +38,7 @@ static const cli_cmd cli_cmds[] = {
 	{ "end", cli_cmd_end, "end [OPTIONS] QUEUE",
 	    "end one producer's stream (attach as a producer, then end)",
 	    CLI_QOPTS },
-	{ "close", cli_cmd_close, "close [OPTIONS] QUEUE",
+	{ "shutdown", cli_cmd_shutdown, "shutdown [OPTIONS] QUEUE",
 	    "end the queue at once for every producer", "" },
 	{ "list", cli_cmd_list, "list [OPTIONS]", "list queue names", "" },
 	{ "stats", cli_cmd_stats, "stats [OPTIONS] [QUEUE]",

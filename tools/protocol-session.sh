@@ -218,6 +218,6 @@ conn_req "version: 1 send { handle: $h payloads: \"hello\" }"
 
 echo
 echo "# Part 3: nngcat again; the broker still serves"
-nngcat_req 'version: 1 close { queue: "jobs" }'
+nngcat_req 'version: 1 shutdown { queue: "jobs" }'
 nngcat_req 'version: 1 delete { queue: "jobs" }'
 nngcat_req 'version: 1 list {}'

@@ -36,7 +36,7 @@ async def consume(client, a, i):
     got = []
     async for msg in q:             # stops at end of stream
         got.append(msg.text)
-    await q.detach()
+    await q.close()
     return got
 
 

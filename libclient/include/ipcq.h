@@ -187,7 +187,7 @@ void ipcq_queue_opts_init(ipcq_queue_opts *opts);
 
 /* Attach to the queue called name, creating it if needed. name must match
  * [A-Za-z0-9][A-Za-z0-9._-]{0,127} (else IPCQ_EBADNAME). opts may be NULL.
- * On success *q is a handle owned by the caller (ipcq_queue_detach).
+ * On success *q is a handle owned by the caller (ipcq_queue_close).
  * One round trip. Errors: IPCQ_EBADNAME, IPCQ_EEXIST, IPCQ_EINVAL,
  * IPCQ_ECONNLOST, IPCQ_ENOMEM. */
 int ipcq_queue_open(ipcq_queue **q, ipcq_client *c, const char *name,
@@ -196,7 +196,7 @@ int ipcq_queue_open(ipcq_queue **q, ipcq_client *c, const char *name,
 /* Release the handle. Unacked messages it holds are redelivered; if it is
  * a producer that has not called ipcq_queue_end, it counts as abandoned
  * (docs/api.md, "End of stream"). Accepts NULL; cannot fail. */
-void ipcq_queue_detach(ipcq_queue *q);
+void ipcq_queue_close(ipcq_queue *q);
 
 /* The queue's name (static for the handle's lifetime). */
 const char *ipcq_queue_name(const ipcq_queue *q);
@@ -259,8 +259,8 @@ int ipcq_queue_end(ipcq_queue *q);
 
 /* End the queue at once for every producer, whatever they declared.
  * Queued messages are still delivered. Errors: IPCQ_ENOTFOUND,
- * IPCQ_ECONNLOST. (Releasing the handle is ipcq_queue_detach.) */
-int ipcq_queue_close(ipcq_queue *q);
+ * IPCQ_ECONNLOST. (Releasing the handle is ipcq_queue_close.) */
+int ipcq_queue_shutdown(ipcq_queue *q);
 
 typedef struct ipcq_stats {
 	uint64_t depth;       /* ready messages */
@@ -306,7 +306,7 @@ int ipcq_queue_stats(ipcq_queue *q, ipcq_stats *st);
  * end of stream: treat it like IPCQ_ETIMEDOUT and wait. The first call
  * makes one round trip and creates the fd; later calls return the same
  * fd. The fd belongs to q: never read, write or close it; epoll it for
- * reading only; ipcq_queue_detach closes it. No thread waits for it: the
+ * reading only; ipcq_queue_close closes it. No thread waits for it: the
  * library keeps one request parked in the broker per handle. Any thread;
  * as for every call on q, do not detach q while another thread uses q.
  * Errors: IPCQ_ENOTSUP (the broker predates this call), IPCQ_ECONNLOST,
@@ -331,8 +331,8 @@ int ipcq_client_purge(ipcq_client *c, const char *name, uint64_t *purged);
  * IPCQ_EDELETED; handles to it get IPCQ_EDELETED from then on. */
 int ipcq_client_delete(ipcq_client *c, const char *name);
 
-/* End the queue called name at once (ipcq_queue_close by name). */
-int ipcq_client_close_queue(ipcq_client *c, const char *name);
+/* End the queue called name at once (ipcq_queue_shutdown by name). */
+int ipcq_client_shutdown_queue(ipcq_client *c, const char *name);
 
 /* -------------------------------------------------------------- message */
 

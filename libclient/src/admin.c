@@ -190,10 +190,10 @@ ipcq_client_delete(ipcq_client *c, const char *name)
 }
 
 int
-ipcq_client_close_queue(ipcq_client *c, const char *name)
+ipcq_client_shutdown_queue(ipcq_client *c, const char *name)
 {
 	Ipcq__V1__Request      req = IPCQ__V1__REQUEST__INIT;
-	Ipcq__V1__CloseRequest cl  = IPCQ__V1__CLOSE_REQUEST__INIT;
+	Ipcq__V1__ShutdownRequest cl  = IPCQ__V1__SHUTDOWN_REQUEST__INIT;
 	Ipcq__V1__Reply       *rep;
 	int                    rv;
 
@@ -201,8 +201,8 @@ ipcq_client_close_queue(ipcq_client *c, const char *name)
 		return (c == NULL ? IPCQ_EINVAL : IPCQ_EBADNAME);
 	}
 	cl.queue      = (char *) name;
-	req.body_case = IPCQ__V1__REQUEST__BODY_CLOSE;
-	req.close     = &cl;
+	req.body_case = IPCQ__V1__REQUEST__BODY_SHUTDOWN;
+	req.shutdown  = &cl;
 	rv = admin_call(c, name, &req, IPCQ__V1__REPLY__BODY__NOT_SET, &rep);
 	ipcqi_reply_free(rep);
 	return (rv);

@@ -191,7 +191,7 @@ ipcqi_queue_on_live_pipe(ipcq_queue *q)
 }
 
 void
-ipcq_queue_detach(ipcq_queue *q)
+ipcq_queue_close(ipcq_queue *q)
 {
 	Ipcq__V1__Request       req = IPCQ__V1__REQUEST__INIT;
 	Ipcq__V1__DetachRequest d   = IPCQ__V1__DETACH_REQUEST__INIT;
@@ -252,12 +252,12 @@ ipcq_queue_end(ipcq_queue *q)
 }
 
 int
-ipcq_queue_close(ipcq_queue *q)
+ipcq_queue_shutdown(ipcq_queue *q)
 {
 	if (q == NULL) {
 		return (IPCQ_EINVAL);
 	}
-	return (ipcq_client_close_queue(q->c, q->name));
+	return (ipcq_client_shutdown_queue(q->c, q->name));
 }
 
 int

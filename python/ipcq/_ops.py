@@ -144,9 +144,9 @@ class QueueBase:
         self._detached = True
         return Op(req, w.reply_wait(0, self._grace()), _ok)
 
-    def _op_close(self):
+    def _op_shutdown(self):
         self._check_open()
-        return op_close_queue(self.name, self._grace())
+        return op_shutdown_queue(self.name, self._grace())
 
     def _op_stats(self):
         self._check_open()
@@ -167,8 +167,8 @@ def _by_name(field, name, grace, finish):
     return Op(req, w.reply_wait(0, grace), finish)
 
 
-def op_close_queue(name, grace):
-    return _by_name("close", name, grace, _ok)
+def op_shutdown_queue(name, grace):
+    return _by_name("shutdown", name, grace, _ok)
 
 
 def op_delete(name, grace):

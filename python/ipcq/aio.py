@@ -217,11 +217,11 @@ class Queue(_ops.QueueBase):
         await self._fresh()
         return await self._run(self._op_end())
 
-    async def close(self):
+    async def shutdown(self):
         await self._fresh()
-        await self._run(self._op_close())
+        await self._run(self._op_shutdown())
 
-    async def detach(self):
+    async def close(self):
         if self._detached:
             return
         if self._gen != self._client._gen:
@@ -249,7 +249,7 @@ class Queue(_ops.QueueBase):
         return self
 
     async def __aexit__(self, *exc):
-        await self.detach()
+        await self.close()
 
 
 class Client:
@@ -333,8 +333,8 @@ class Client:
     async def delete(self, name):
         await self._run(_ops.op_delete(name, self._reply_grace))
 
-    async def close_queue(self, name):
-        await self._run(_ops.op_close_queue(name, self._reply_grace))
+    async def shutdown_queue(self, name):
+        await self._run(_ops.op_shutdown_queue(name, self._reply_grace))
 
     async def close(self):
         if not self._closed:

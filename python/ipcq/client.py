@@ -258,13 +258,13 @@ class Queue(_ops.QueueBase):
         self._fresh()
         return self._run(self._op_end())
 
-    def close(self):
-        """End the queue at once for every producer (ipcq_queue_close).
+    def shutdown(self):
+        """End the queue at once for every producer (ipcq_queue_shutdown).
         Queued messages are still delivered. The handle stays attached."""
         self._fresh()
-        self._run(self._op_close())
+        self._run(self._op_shutdown())
 
-    def detach(self):
+    def close(self):
         """Release the handle (leases are redelivered; an un-ended
         producer counts as lost). Idempotent; never raises."""
         if self._detached:
@@ -295,7 +295,7 @@ class Queue(_ops.QueueBase):
         return self
 
     def __exit__(self, *exc):
-        self.detach()
+        self.close()
 
 
 class Client:
@@ -390,9 +390,9 @@ class Client:
         """Delete a queue and its messages."""
         self._run(_ops.op_delete(name, self._reply_grace))
 
-    def close_queue(self, name):
+    def shutdown_queue(self, name):
         """End the queue called name at once, for every producer."""
-        self._run(_ops.op_close_queue(name, self._reply_grace))
+        self._run(_ops.op_shutdown_queue(name, self._reply_grace))
 
     def close(self):
         """Disconnect. The broker detaches every handle of this client

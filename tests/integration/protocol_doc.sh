@@ -112,7 +112,7 @@ expect_in_order \
     '^    producers_lost: 1$' \
     '^\[conn\] version: 1 detach ' \
     '^status: STATUS_EBADHANDLE$' \
-    '^\[nngcat\] version: 1 close ' \
+    '^\[nngcat\] version: 1 shutdown ' \
     '^\[nngcat\] version: 1 delete ' \
     '^\[nngcat\] version: 1 list {}$'
 
@@ -128,11 +128,11 @@ expect_reply() { # $1: prefix, $2: K, $3: the exact reply
 	[ "$(reply_to "$1" "$2")" = "$3" ] ||
 	    fail "reply $2 to '$1' is '$(reply_to "$1" "$2")', want '$3'"
 }
-# A successful detach, close or delete carries its (empty) body: never a
+# A successful detach, shutdown or delete carries its (empty) body: never a
 # zero-byte reply.
 expect_reply '[conn] version: 1 detach ' 1 "$(printf 'detach {\n}')"
 expect_reply '[conn] version: 1 detach ' 2 "$(printf 'detach {\n}')"
-expect_reply '[nngcat] version: 1 close ' 1 "$(printf 'close {\n}')"
+expect_reply '[nngcat] version: 1 shutdown ' 1 "$(printf 'shutdown {\n}')"
 expect_reply '[nngcat] version: 1 delete ' 1 "$(printf 'delete {\n}')"
 ! grep -q '^(empty reply' "$dir/session.out" ||
     fail "a successful reply without a body (zero bytes)"

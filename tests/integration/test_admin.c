@@ -40,9 +40,9 @@ START_TEST(list_shows_exactly_the_queues)
 	/* A second open of the same queue does not make another one. */
 	ipcq_queue *again = th_queue(c, "adm.b", NULL);
 	expect_names(c, all, 3);
-	ipcq_queue_detach(again);
+	ipcq_queue_close(again);
 	for (int i = 0; i < 3; i++) {
-		ipcq_queue_detach(q[i]);
+		ipcq_queue_close(q[i]);
 	}
 	/* Detaching does not delete. */
 	expect_names(c, all, 3);
@@ -115,9 +115,9 @@ START_TEST(stats_count_exactly)
 
 	ipcq_msg_free(m[0]);
 	ipcq_msg_free(m[1]);
-	ipcq_queue_detach(expl_c);
-	ipcq_queue_detach(auto_c);
-	ipcq_queue_detach(p);
+	ipcq_queue_close(expl_c);
+	ipcq_queue_close(auto_c);
+	ipcq_queue_close(p);
 	ipcq_client_close(c);
 }
 END_TEST
@@ -158,7 +158,7 @@ START_TEST(purge_discards_ready_keeps_leased)
 	th_expect_recv(q, "after-purge", 1000);
 	ck_assert_int_eq(ipcq_client_purge(c, "adm.nosuch", NULL),
 	    IPCQ_ENOTFOUND);
-	ipcq_queue_detach(q);
+	ipcq_queue_close(q);
 	ipcq_client_close(c);
 }
 END_TEST
@@ -185,14 +185,14 @@ START_TEST(delete_wakes_parked_calls_and_stales_handles)
 	ck_assert_int_eq(ipcq_client_delete(c, "adm.del"), IPCQ_ENOTFOUND);
 	ck_assert_int_eq(ipcq_client_stats(c, "../etc", &st), IPCQ_EBADNAME);
 	ck_assert_int_eq(ipcq_client_delete(c, "../etc"), IPCQ_EBADNAME);
-	ipcq_queue_detach(q);
+	ipcq_queue_close(q);
 
 	/* The name is free again: a new queue, empty, fresh counters. */
 	q = th_queue(c, "adm.del", NULL);
 	th_stats(c, "adm.del", &st);
 	ck_assert_uint_eq(st.sent, 0);
 	ck_assert_uint_eq(st.depth, 0);
-	ipcq_queue_detach(q);
+	ipcq_queue_close(q);
 	ipcq_client_close(c);
 }
 END_TEST

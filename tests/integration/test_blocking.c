@@ -70,7 +70,7 @@ START_TEST(recv_wakes_on_send_from_another_process)
 	ck_assert_int_ge(waited, 300);
 	ck_assert_int_lt(waited, 300 + 10000);
 	th_proc_expect_exit(prod, 0);
-	ipcq_queue_detach(q);
+	ipcq_queue_close(q);
 	ipcq_client_close(c);
 }
 END_TEST
@@ -90,7 +90,7 @@ START_TEST(parked_peer_recv_wakes_on_send)
 	th_send_str(q, "p7-0");
 	th_proc_expect_exit(cons, 0);
 	ck_assert_str_eq(th_proc_output(cons), "M p7-0 1 0\nDONE count=1\n");
-	ipcq_queue_detach(q);
+	ipcq_queue_close(q);
 	ipcq_client_close(c);
 }
 END_TEST
@@ -120,7 +120,7 @@ START_TEST(many_parked_receivers_each_get_one)
 	for (int i = 0; i < 4; i++) {
 		th_consumed_free(&cs[i]);
 	}
-	ipcq_queue_detach(q);
+	ipcq_queue_close(q);
 	ipcq_client_close(c);
 }
 END_TEST
@@ -158,7 +158,7 @@ START_TEST(recv_timeout_is_honoured)
 	/* An expired waiter must not swallow the next message. */
 	th_send_str(q, "after-timeout");
 	th_expect_recv(q, "after-timeout", 0);
-	ipcq_queue_detach(q);
+	ipcq_queue_close(q);
 	ipcq_client_close(c);
 }
 END_TEST
@@ -181,7 +181,7 @@ START_TEST(recv_timeout_in_a_peer_process)
 	cons = th_peer("consume", "blk.peer_to", "--count", "1", (char *) NULL);
 	th_proc_expect_exit(cons, 0);
 	ck_assert_str_eq(th_proc_output(cons), "M p1-0 1 0\nDONE count=1\n");
-	ipcq_queue_detach(q);
+	ipcq_queue_close(q);
 	ipcq_client_close(c);
 }
 END_TEST
@@ -220,7 +220,7 @@ START_TEST(timed_out_waiters_race_with_sends)
 	for (int i = 0; i < 3; i++) {
 		th_consumed_free(&cs[i]);
 	}
-	ipcq_queue_detach(q);
+	ipcq_queue_close(q);
 	ipcq_client_close(c);
 }
 END_TEST

@@ -152,12 +152,12 @@ START_TEST(abandoned_close_and_errors)
 	int   rc;
 
 	/* A send without --end leaves the stream abandoned: recv drains,
-	 * then exits 8; close turns it into a normal end. */
+	 * then exits 8; shutdown turns it into a normal end. */
 	rc = cli(&o, "send", "cli.ab", "x");
 	cli_expect(0, "", rc, o);
 	rc = cli(&o, "recv", "cli.ab");
 	cli_expect(8, "x\n", rc, o);
-	rc = cli(&o, "close", "cli.ab");
+	rc = cli(&o, "shutdown", "cli.ab");
 	cli_expect(0, "", rc, o);
 	rc = cli(&o, "recv", "cli.ab");
 	cli_expect(0, "", rc, o);
@@ -170,7 +170,7 @@ START_TEST(abandoned_close_and_errors)
 	cli_expect(9, "", rc, o);
 	rc = cli(&o, "stats", "cli.nosuch");
 	cli_expect(7, "", rc, o);
-	rc = cli(&o, "close", "cli.nosuch");
+	rc = cli(&o, "shutdown", "cli.nosuch");
 	cli_expect(7, "", rc, o);
 	rc = cli(&o, "purge", "cli.nosuch");
 	cli_expect(7, "", rc, o);
@@ -289,7 +289,7 @@ START_TEST(recv_waiting_on_deleted_queue_exits_7)
 	ck_assert_int_eq(th_exit_code(th_proc_wait(p, TH_WAIT_MS)), 7);
 	ck_assert_str_eq(th_proc_output(p), "first\n");
 	th_proc_free(p);
-	ipcq_queue_detach(q);
+	ipcq_queue_close(q);
 	ipcq_client_close(c);
 }
 END_TEST

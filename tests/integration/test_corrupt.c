@@ -109,7 +109,7 @@ assert_delete_removes(ipcq_client *c, ipcq_queue *qa, const char *path)
 {
 	ipcq_stats st;
 
-	ipcq_queue_detach(qa); /* accepts NULL */
+	ipcq_queue_close(qa); /* accepts NULL */
 	ck_assert_int_eq(ipcq_client_delete(c, QA), 0);
 	ck_assert_msg(access(path, F_OK) != 0 && errno == ENOENT,
 	    "%s still exists after delete", path);
@@ -140,7 +140,7 @@ START_TEST(truncated_segment_quarantines_queue)
 	th_assert_serving();
 	assert_delete_removes(c, qa, path);
 	assert_bystander_works(qb, 20);
-	ipcq_queue_detach(qb);
+	ipcq_queue_close(qb);
 	ipcq_client_close(c);
 }
 END_TEST
@@ -175,7 +175,7 @@ START_TEST(truncated_ring_faults_inside_the_lock)
 	assert_delete_removes(c, qa, path);
 	assert_bystander_works(qb, 100);
 	th_assert_serving();
-	ipcq_queue_detach(qb);
+	ipcq_queue_close(qb);
 	ipcq_client_close(c);
 }
 END_TEST
@@ -206,7 +206,7 @@ START_TEST(scribbled_header_quarantines_queue)
 	assert_bystander_works(qb, 20);
 	th_assert_serving();
 	assert_delete_removes(c, qa, path);
-	ipcq_queue_detach(qb);
+	ipcq_queue_close(qb);
 	ipcq_client_close(c);
 }
 END_TEST
@@ -266,7 +266,7 @@ START_TEST(truncated_while_consumer_waits)
 	rv = send_rv(qa, "wake");
 	ck_assert_msg(rv == IPCQ_ECORRUPT, "send to damaged queue: %s",
 	    ipcq_err_name(rv));
-	ipcq_queue_detach(qa);
+	ipcq_queue_close(qa);
 
 	clock_gettime(CLOCK_REALTIME, &dl);
 	dl.tv_sec += PARKED_TIMEOUT_MS / 1000 + 10;
@@ -276,7 +276,7 @@ START_TEST(truncated_while_consumer_waits)
 	ck_assert_msg(p.ms < PARKED_TIMEOUT_MS / 2, "parked recv returned "
 	    "only after %lld ms", p.ms);
 
-	ipcq_queue_detach(p.q);
+	ipcq_queue_close(p.q);
 	ipcq_client_close(p.c);
 	assert_delete_removes(c, NULL, path);
 	th_assert_serving();

@@ -125,7 +125,7 @@ START_TEST(producer_killed_inside_send_loses_nothing_admitted)
 		th_stats(c, name, &st);
 		ck_assert_uint_eq(st.sent, (uint64_t) n);
 		cr_still_works(q);
-		ipcq_queue_detach(q);
+		ipcq_queue_close(q);
 	}
 	ipcq_client_close(c);
 }
@@ -154,7 +154,7 @@ START_TEST(producer_killed_holding_a_loan_delivers_nothing_torn)
 		cr_drain(q, 8, 0, n - 1, 0);
 		ck_assert_int_eq(ipcq_queue_recv(q, &m, 0), IPCQ_EABANDONED);
 		cr_still_works(q);
-		ipcq_queue_detach(q);
+		ipcq_queue_close(q);
 	}
 	ipcq_client_close(c);
 }
@@ -200,7 +200,7 @@ START_TEST(consumer_killed_inside_recv_gets_its_message_redelivered)
 		ck_assert_uint_eq(st.redelivered, 1);
 		ck_assert_uint_eq(st.depth, 0);
 		cr_still_works(q);
-		ipcq_queue_detach(q);
+		ipcq_queue_close(q);
 	}
 	ipcq_client_close(c);
 }
@@ -230,7 +230,7 @@ START_TEST(consumer_killed_inside_ack_keeps_its_acks)
 		ck_assert_uint_eq(st.redelivered, 0);
 		ck_assert_uint_eq(st.depth, 0);
 		cr_still_works(q);
-		ipcq_queue_detach(q);
+		ipcq_queue_close(q);
 	}
 	ipcq_client_close(c);
 }

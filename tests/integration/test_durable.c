@@ -118,7 +118,7 @@ START_TEST(durable_queue_survives_every_process_killed)
 	for (int i = 0; i < 10; i++) {
 		ipcq_msg_free(m[i]);
 	}
-	ipcq_queue_detach(q);
+	ipcq_queue_close(q);
 	ipcq_client_close(c);
 	restart();
 
@@ -134,7 +134,7 @@ START_TEST(durable_queue_survives_every_process_killed)
 		th_expect_recv(q, want, TH_WAIT_MS);
 	}
 	ck_assert_int_eq(ipcq_queue_recv(q, &m[0], 1000), IPCQ_EOF);
-	ipcq_queue_detach(q);
+	ipcq_queue_close(q);
 	ipcq_client_close(c);
 }
 END_TEST
@@ -147,7 +147,7 @@ START_TEST(clean_stop_keeps_durable_queue_and_delete_removes_it)
 
 	th_seg_prefix(th_url(), prefix, sizeof(prefix));
 	th_send_str(q, "kept");
-	ipcq_queue_detach(q);
+	ipcq_queue_close(q);
 	ipcq_client_close(c);
 	th_broker_stop_ok(th_main_broker(), th_sock());
 	ck_assert_int_eq(count_files(state_dir, prefix), 1);
@@ -157,7 +157,7 @@ START_TEST(clean_stop_keeps_durable_queue_and_delete_removes_it)
 	c = th_client();
 	q = th_queue(c, "dur.keep", NULL);
 	th_expect_recv(q, "kept", TH_WAIT_MS);
-	ipcq_queue_detach(q);
+	ipcq_queue_close(q);
 	ck_assert_int_eq(ipcq_client_delete(c, "dur.keep"), 0);
 	ck_assert_int_eq(count_files(state_dir, prefix), 0);
 	ipcq_client_close(c);

@@ -1,6 +1,6 @@
 /*
  * integration.end_close_abandon — the end of a stream: a send after the
- * end is IPCQ_ECLOSED; ipcq_queue_close ends the queue at once for every
+ * end is IPCQ_ECLOSED; ipcq_queue_shutdown ends the queue at once for every
  * producer; a producer process killed without ending leaves the stream
  * abandoned, and a drained consumer gets IPCQ_EABANDONED instead of
  * hanging (not final: a later producer may still send).
@@ -35,8 +35,8 @@ START_TEST(send_after_end_is_eclosed)
 	ipcq_msg   *m;
 	th_expect_recv(q, "before", 1000);
 	ck_assert_int_eq(ipcq_queue_recv(q, &m, 5000), IPCQ_EOF);
-	ipcq_queue_detach(q);
-	ipcq_queue_detach(p);
+	ipcq_queue_close(q);
+	ipcq_queue_close(p);
 	ipcq_client_close(c);
 }
 END_TEST
@@ -54,7 +54,7 @@ START_TEST(close_ends_at_once_for_every_producer)
 	th_expect_event(prod, "PAUSE");
 	cons = th_peer("consume", "end.close", (char *) NULL);
 
-	ck_assert_int_eq(ipcq_client_close_queue(c, "end.close"), 0);
+	ck_assert_int_eq(ipcq_client_shutdown_queue(c, "end.close"), 0);
 	th_proc_expect_exit(cons, 0);
 	th_parse_consumer(th_proc_output(cons), &cs);
 	ck_assert_str_eq(cs.final, "EOF");
@@ -68,7 +68,7 @@ START_TEST(close_ends_at_once_for_every_producer)
 	ck_assert_int_ne(st.ended, 0);
 	ck_assert_uint_eq(st.sent, 3);
 
-	ck_assert_int_eq(ipcq_client_close_queue(c, "end.nosuch"),
+	ck_assert_int_eq(ipcq_client_shutdown_queue(c, "end.nosuch"),
 	    IPCQ_ENOTFOUND);
 	ipcq_client_close(c);
 }
@@ -86,14 +86,14 @@ START_TEST(queue_close_by_handle_keeps_queued_messages)
 	p = th_queue(c, "end.qclose", &o);
 	th_send_str(p, "x");
 	th_send_str(p, "y");
-	ck_assert_int_eq(ipcq_queue_close(p), 0);
+	ck_assert_int_eq(ipcq_queue_shutdown(p), 0);
 	ck_assert_int_eq(ipcq_queue_send(p, "z", 1, 0), IPCQ_ECLOSED);
 	q = th_queue(c, "end.qclose", NULL);
 	th_expect_recv(q, "x", 1000);
 	th_expect_recv(q, "y", 1000);
 	ck_assert_int_eq(ipcq_queue_recv(q, &m, 5000), IPCQ_EOF);
-	ipcq_queue_detach(q);
-	ipcq_queue_detach(p);
+	ipcq_queue_close(q);
+	ipcq_queue_close(p);
 	ipcq_client_close(c);
 }
 END_TEST
@@ -160,7 +160,7 @@ START_TEST(producer_exiting_without_end_is_abandoned)
 	    "M p1-0 1 0\nM p1-1 1 0\nM p1-2 1 0\nERR EABANDONED count=3\n");
 	/* Abandoned is not an end: close turns it into one. */
 	ipcq_client *c = th_client();
-	ck_assert_int_eq(ipcq_client_close_queue(c, "end.noend"), 0);
+	ck_assert_int_eq(ipcq_client_shutdown_queue(c, "end.noend"), 0);
 	cons = th_peer("consume", "end.noend", (char *) NULL);
 	th_proc_expect_exit(cons, 0);
 	ck_assert_str_eq(th_proc_output(cons), "EOF count=0\n");
@@ -194,7 +194,7 @@ START_TEST(not_abandoned_while_a_producer_lives)
 	th_proc_release(alive);
 	th_proc_expect_exit(alive, 0);
 	ck_assert_int_eq(ipcq_queue_recv(q, &m, 10000), IPCQ_EOF);
-	ipcq_queue_detach(q);
+	ipcq_queue_close(q);
 	ipcq_client_close(c);
 }
 END_TEST

@@ -120,10 +120,10 @@ START_TEST(eof_is_sticky_per_handle_in_process)
 	/* A handle opened now, after the end, too. */
 	ipcq_queue *q3 = th_queue(c, "eof.sticky", NULL);
 	ck_assert_int_eq(ipcq_queue_recv(q3, &m, 5000), IPCQ_EOF);
-	ipcq_queue_detach(q3);
-	ipcq_queue_detach(q2);
-	ipcq_queue_detach(q1);
-	ipcq_queue_detach(p);
+	ipcq_queue_close(q3);
+	ipcq_queue_close(q2);
+	ipcq_queue_close(q1);
+	ipcq_queue_close(p);
 	ipcq_client_close(c);
 }
 END_TEST

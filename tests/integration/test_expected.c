@@ -123,9 +123,9 @@ START_TEST(declared_count_holds_with_producer_role_at_open)
 	ck_assert_int_eq(ipcq_queue_end(p2), 0);
 	th_expect_recv(q, "only", 5000);
 	ck_assert_int_eq(ipcq_queue_recv(q, &m, 5000), IPCQ_EOF);
-	ipcq_queue_detach(q);
-	ipcq_queue_detach(p2);
-	ipcq_queue_detach(p1);
+	ipcq_queue_close(q);
+	ipcq_queue_close(p2);
+	ipcq_queue_close(p1);
 	ipcq_client_close(c);
 }
 END_TEST

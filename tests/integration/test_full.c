@@ -71,7 +71,7 @@ START_TEST(fail_policy_refuses_with_efull)
 	}
 	th_expect_recv(q, "a", 1000);
 	th_expect_recv(q, "b", 1000);
-	ipcq_queue_detach(q);
+	ipcq_queue_close(q);
 	ipcq_client_close(c);
 }
 END_TEST
@@ -89,7 +89,7 @@ START_TEST(fail_policy_byte_bound)
 	ck_assert_int_eq(ipcq_queue_send(q, big, 20, 0), 0);
 	ck_assert_int_eq(ipcq_queue_send(q, big, 1, 0), IPCQ_EFULL);
 	ck_assert_int_eq(ipcq_queue_send(q, big, 0, 0), 0);
-	ipcq_queue_detach(q);
+	ipcq_queue_close(q);
 	ipcq_client_close(c);
 }
 END_TEST
@@ -118,7 +118,7 @@ START_TEST(block_policy_times_out_without_enqueuing)
 	}
 	ipcq_msg *m;
 	ck_assert_int_eq(ipcq_queue_recv(q, &m, 200), IPCQ_ETIMEDOUT);
-	ipcq_queue_detach(q);
+	ipcq_queue_close(q);
 	ipcq_client_close(c);
 }
 END_TEST
@@ -179,7 +179,7 @@ START_TEST(block_policy_waits_for_a_consumer)
 	    "M p9-0 1 0\nM p9-1 1 0\nDONE count=2\n");
 	th_expect_recv(q, "p9-2", 1000);
 	th_expect_recv(q, "p9-3", 1000);
-	ipcq_queue_detach(q);
+	ipcq_queue_close(q);
 	ipcq_client_close(c);
 }
 END_TEST
@@ -202,7 +202,7 @@ START_TEST(blocked_producer_process_resumes_when_consumed)
 	th_proc_expect_exit(prod, 0);
 	ipcq_msg *m;
 	ck_assert_int_eq(ipcq_queue_recv(q, &m, 5000), IPCQ_EOF);
-	ipcq_queue_detach(q);
+	ipcq_queue_close(q);
 	ipcq_client_close(c);
 }
 END_TEST
@@ -234,7 +234,7 @@ START_TEST(drop_oldest_discards_and_counts)
 	th_expect_recv(q, "c", 1000);
 	th_expect_recv(q, "d", 1000);
 	th_expect_recv(q, "e", 1000);
-	ipcq_queue_detach(q);
+	ipcq_queue_close(q);
 	ipcq_client_close(c);
 }
 END_TEST
@@ -271,8 +271,8 @@ START_TEST(parked_send_bytes_are_bounded)
 	ipcq_msg_free(m);
 	th_proc_expect_exit(prod, 0);
 	free(buf);
-	ipcq_queue_detach(p2);
-	ipcq_queue_detach(q);
+	ipcq_queue_close(p2);
+	ipcq_queue_close(q);
 	ipcq_client_close(c);
 }
 END_TEST

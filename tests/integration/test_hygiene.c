@@ -50,7 +50,7 @@ START_TEST(segment_is_private_and_broker_named)
 	ck_assert_int_eq(st.st_mode & 0777, 0600);
 	ck_assert_int_eq(st.st_uid, geteuid());
 	ck_assert_ptr_null(strstr(path, "hyg.q"));
-	ipcq_queue_detach(q);
+	ipcq_queue_close(q);
 	ipcq_client_close(c);
 }
 END_TEST

@@ -29,7 +29,7 @@ START_TEST(second_broker_on_same_address_refuses)
 	th_expect_recv(q, "before", 1000);
 	th_send_str(q, "after");
 	th_expect_recv(q, "after", 1000);
-	ipcq_queue_detach(q);
+	ipcq_queue_close(q);
 	ipcq_client_close(c);
 }
 END_TEST
@@ -96,8 +96,8 @@ START_TEST(two_listen_addresses_serve_the_same_queues)
 	q2 = th_queue(c2, "life.two", NULL);
 	th_send_str(q1, "across");
 	th_expect_recv(q2, "across", 1000);
-	ipcq_queue_detach(q2);
-	ipcq_queue_detach(q1);
+	ipcq_queue_close(q2);
+	ipcq_queue_close(q1);
 	ipcq_client_close(c2);
 	ipcq_client_close(c1);
 	th_assert_serving();

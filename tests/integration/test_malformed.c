@@ -37,7 +37,7 @@ bystander_check(void)
 {
 	th_expect_recv(by_queue, "kept-1", 1000);
 	th_expect_recv(by_queue, "kept-2", 1000);
-	ipcq_queue_detach(by_queue);
+	ipcq_queue_close(by_queue);
 	ipcq_client_close(by_client);
 }
 
@@ -265,7 +265,7 @@ START_TEST(oversize_message_gets_emsgsize)
 	ck_assert_int_eq(ipcq_queue_recv(q, &m, 1000), 0);
 	ck_assert_uint_eq(ipcq_msg_size(m), 1024);
 	ipcq_msg_free(m);
-	ipcq_queue_detach(q);
+	ipcq_queue_close(q);
 	free(big);
 	bystander_check();
 }

@@ -103,7 +103,7 @@ START_TEST(fd_becomes_readable_when_a_peer_sends)
 	ck_assert_int_eq(ipcq_queue_recv(q, &m, 0), IPCQ_ETIMEDOUT);
 	ck_assert(!readable(fd, 0));
 
-	ipcq_queue_detach(q);
+	ipcq_queue_close(q);
 	ipcq_client_close(c);
 }
 END_TEST
@@ -127,8 +127,8 @@ START_TEST(pollfd_is_readable_at_once_when_messages_wait)
 	th_send_str(q, "second");
 	ck_assert(readable(fd, TH_WAIT_MS));
 	th_expect_recv(in, "second", 0);
-	ipcq_queue_detach(in);
-	ipcq_queue_detach(q);
+	ipcq_queue_close(in);
+	ipcq_queue_close(q);
 	ipcq_client_close(c);
 }
 END_TEST
@@ -159,7 +159,7 @@ START_TEST(end_of_stream_keeps_the_fd_readable)
 	ck_assert(readable(fd, 0)); /* EOF is sticky, and so is readable */
 	ck_assert_int_eq(ipcq_queue_recv(q, &m, 0), IPCQ_EOF);
 	ck_assert(readable(fd, 0));
-	ipcq_queue_detach(q);
+	ipcq_queue_close(q);
 	ipcq_client_close(c);
 }
 END_TEST
@@ -198,7 +198,7 @@ START_TEST(abandoned_stream_sleeps_until_a_new_producer)
 	th_proc_free(p);
 	ck_assert_int_eq(ipcq_queue_recv(q, &m, 0), IPCQ_EOF);
 	ck_assert(readable(fd, 0));
-	ipcq_queue_detach(q);
+	ipcq_queue_close(q);
 	ipcq_client_close(c);
 }
 END_TEST
@@ -266,8 +266,8 @@ START_TEST(one_epoll_set_consumes_two_queues)
 	th_proc_free(p[0]);
 	th_proc_free(p[1]);
 	close(ep);
-	ipcq_queue_detach(qs[0]);
-	ipcq_queue_detach(qs[1]);
+	ipcq_queue_close(qs[0]);
+	ipcq_queue_close(qs[1]);
 	ipcq_client_close(c);
 }
 END_TEST
@@ -287,11 +287,11 @@ START_TEST(detach_closes_the_fd)
 	th_expect_recv(q, "x", 0);
 	ipcq_msg *m = NULL;
 	ck_assert_int_eq(ipcq_queue_recv(q, &m, 0), IPCQ_ETIMEDOUT);
-	ipcq_queue_detach(q);
+	ipcq_queue_close(q);
 	errno = 0;
 	ck_assert_int_eq(fcntl(fd, F_GETFD), -1);
 	ck_assert_int_eq(errno, EBADF);
-	ipcq_queue_detach(r);
+	ipcq_queue_close(r);
 	errno = 0;
 	ck_assert_int_eq(fcntl(fr, F_GETFD), -1);
 	ck_assert_int_eq(errno, EBADF);
@@ -301,7 +301,7 @@ START_TEST(detach_closes_the_fd)
 	q  = th_queue(c, "poll.detach2", NULL);
 	fd = pollfd_of(q);
 	ck_assert(!readable(fd, 0));
-	ipcq_queue_detach(q);
+	ipcq_queue_close(q);
 	ipcq_client_close(c);
 }
 END_TEST
@@ -338,7 +338,7 @@ START_TEST(broker_restart_wakes_the_fd_and_the_handle_recovers)
 	th_expect_recv(q, "p1-0", 0);
 	th_proc_expect_exit(p, 0);
 	th_proc_free(p);
-	ipcq_queue_detach(q);
+	ipcq_queue_close(q);
 	ipcq_client_close(c);
 }
 END_TEST

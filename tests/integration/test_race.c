@@ -94,7 +94,7 @@ START_TEST(a_message_reaches_exactly_one_receive_under_racing_deadlines)
 	ck_assert_uint_eq(st.depth, 0);
 	/* The race really ran: receives did time out while messages flowed. */
 	ck_assert_msg(r.timeouts > 0, "no receive timed out");
-	ipcq_queue_detach(r.q);
+	ipcq_queue_close(r.q);
 	ipcq_client_close(c);
 	pthread_mutex_destroy(&r.mtx);
 }

@@ -33,8 +33,8 @@ START_TEST(client_works_after_broker_restart)
 	th_expect_recv(q2, "fresh", 5000);
 	th_send_str(q, "again");
 	th_expect_recv(q, "again", 5000);
-	ipcq_queue_detach(q2);
-	ipcq_queue_detach(q);
+	ipcq_queue_close(q2);
+	ipcq_queue_close(q);
 	ipcq_client_close(c);
 	th_assert_serving();
 }
@@ -74,7 +74,7 @@ START_TEST(calls_fail_in_bounded_time_while_broker_is_down)
 	    0);
 	th_send_str(q, "back");
 	th_expect_recv(q, "back", 5000);
-	ipcq_queue_detach(q);
+	ipcq_queue_close(q);
 	ipcq_client_close(c);
 }
 END_TEST

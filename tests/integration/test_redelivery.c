@@ -25,7 +25,7 @@ fill_and_end(ipcq_client *c, const char *queue, int n)
 		th_send_str(p, msg);
 	}
 	ck_assert_int_eq(ipcq_queue_end(p), 0);
-	ipcq_queue_detach(p);
+	ipcq_queue_close(p);
 }
 
 static int
@@ -204,7 +204,7 @@ START_TEST(nack_and_double_ack)
 	ck_assert_uint_eq(st.redelivered, 1);
 	ck_assert_uint_eq(st.received, 3);
 	ck_assert_uint_eq(st.in_flight, 1); /* "two": received, not acked */
-	ipcq_queue_detach(q);
+	ipcq_queue_close(q);
 	ipcq_client_close(c);
 }
 END_TEST

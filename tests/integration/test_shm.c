@@ -126,8 +126,8 @@ START_TEST(local_client_uses_shared_memory)
 	ck_assert_uint_eq(st.in_flight, 0);
 	ck_assert_uint_eq(st.redelivered, 0);
 
-	ipcq_queue_detach(qk);
-	ipcq_queue_detach(qs);
+	ipcq_queue_close(qk);
+	ipcq_queue_close(qs);
 	ipcq_client_close(c);
 	th_assert_serving();
 }
@@ -179,8 +179,8 @@ START_TEST(broker_sigkill_keeps_queued_and_inflight_messages)
 	for (int i = 0; i < KILL_RECV; i++) {
 		ipcq_msg_free(held[i]);
 	}
-	ipcq_queue_detach(cons);
-	ipcq_queue_detach(prod);
+	ipcq_queue_close(cons);
+	ipcq_queue_close(prod);
 	ipcq_client_close(c);
 
 	restart_broker();
@@ -224,8 +224,8 @@ START_TEST(broker_sigkill_keeps_queued_and_inflight_messages)
 	ck_assert_uint_eq(st.acked, KILL_N);
 	ck_assert_int_eq(st.ended, 1);
 
-	ipcq_queue_detach(end);
-	ipcq_queue_detach(q2);
+	ipcq_queue_close(end);
+	ipcq_queue_close(q2);
 	ipcq_client_close(c2);
 	th_assert_serving();
 }
@@ -328,9 +328,9 @@ START_TEST(eof_reaches_both_paths)
 	ck_assert_uint_eq(st.depth, 0);
 	ck_assert_int_eq(st.ended, 1);
 
-	ipcq_queue_detach(prod);
-	ipcq_queue_detach(cs[1].q);
-	ipcq_queue_detach(cs[0].q);
+	ipcq_queue_close(prod);
+	ipcq_queue_close(cs[1].q);
+	ipcq_queue_close(cs[0].q);
 	ipcq_client_close(c);
 	th_assert_serving();
 }
@@ -389,7 +389,7 @@ START_TEST(blocked_shm_recv_returns_when_broker_dies)
 	/* Close the clients before the restart: a client that hangs up in
 	 * the middle of its redial's handshake can wedge nng 1.5.2's
 	 * listener (nanomsg/nng#1518, docs/broker.md). */
-	ipcq_queue_detach(br.q);
+	ipcq_queue_close(br.q);
 	ipcq_client_close(admin);
 	ipcq_client_close(c);
 	/* th_end stops the broker it started: start it again. */

@@ -82,7 +82,7 @@ START_TEST(sigterm_with_connected_idle_clients)
 	th_expect_event(holder, "HOLD");
 	th_broker_stop_ok(th_main_broker(), th_sock());
 	th_proc_free(holder);
-	ipcq_queue_detach(q);
+	ipcq_queue_close(q);
 	ipcq_client_close(c);
 }
 END_TEST

@@ -94,8 +94,8 @@ START_TEST(stopped_lock_holder_does_not_stall_other_queues)
 	ck_assert_uint_eq(st.sent, 2);
 	ck_assert_uint_eq(st.received, 2);
 	ck_assert_uint_eq(st.depth, 0);
-	ipcq_queue_detach(a);
-	ipcq_queue_detach(b);
+	ipcq_queue_close(a);
+	ipcq_queue_close(b);
 	ipcq_client_close(c);
 }
 END_TEST
@@ -144,7 +144,7 @@ START_TEST(leases_of_a_client_that_died_meanwhile_come_back)
 	free(got);
 	ipcq_msg_free(m);
 	th_proc_free(cons);
-	ipcq_queue_detach(a);
+	ipcq_queue_close(a);
 	ipcq_client_close(c);
 }
 END_TEST

@@ -57,7 +57,7 @@ START_TEST(tiny_queue_moves_every_message_without_a_lost_wakeup)
 	ck_assert_int_eq(got, n);
 	th_proc_expect_exit(p, 0);
 	th_proc_free(p);
-	ipcq_queue_detach(q);
+	ipcq_queue_close(q);
 	ipcq_client_close(c);
 }
 END_TEST

@@ -67,7 +67,7 @@ START_TEST(loan_is_delivered_whole_and_viewed_in_place)
 	ck_assert_uint_eq(st.sent, 1);
 	ck_assert_uint_eq(st.acked, 1);
 	ck_assert_uint_eq(st.in_flight, 0);
-	ipcq_queue_detach(q);
+	ipcq_queue_close(q);
 	ipcq_client_close(c);
 }
 END_TEST
@@ -86,7 +86,7 @@ START_TEST(zero_copy_calls_work_on_the_socket_path_too)
 	ck_assert_int_eq(ipcq_queue_recv_view(q, &m, TH_WAIT_MS), 0);
 	ck_assert_int_eq(memcmp(ipcq_msg_data(m), "plain", 5), 0);
 	ipcq_msg_free(m);
-	ipcq_queue_detach(q);
+	ipcq_queue_close(q);
 	ipcq_client_close(c);
 }
 END_TEST
@@ -111,7 +111,7 @@ START_TEST(freed_loan_is_never_delivered)
 	/* And the queue goes on. */
 	loan_send(q, "after");
 	ipcq_msg_free(view_expect(q, "after"));
-	ipcq_queue_detach(q);
+	ipcq_queue_close(q);
 	ipcq_client_close(c);
 }
 END_TEST
@@ -141,7 +141,7 @@ START_TEST(explicit_view_is_acked_or_returned_at_free)
 	ck_assert_int_eq(ipcq_queue_ack(q, m), 0);
 	ipcq_msg_free(m);
 	free(got);
-	ipcq_queue_detach(q);
+	ipcq_queue_close(q);
 	ipcq_client_close(c);
 }
 END_TEST
@@ -183,7 +183,7 @@ START_TEST(producer_killed_mid_loan_delivers_nothing_torn)
 	loan_send(q, "next");
 	th_expect_recv(q, "next", TH_WAIT_MS);
 	th_proc_free(p);
-	ipcq_queue_detach(q);
+	ipcq_queue_close(q);
 	ipcq_client_close(c);
 }
 END_TEST
@@ -225,7 +225,7 @@ START_TEST(consumer_killed_holding_views_gets_them_redelivered)
 		free(got);
 	}
 	th_proc_free(cons);
-	ipcq_queue_detach(q);
+	ipcq_queue_close(q);
 	ipcq_client_close(c);
 }
 END_TEST
@@ -271,7 +271,7 @@ START_TEST(big_messages_copied_outside_the_lock_arrive_whole)
 	ck_assert_int_eq(got, 40);
 	th_proc_expect_exit(p, 0);
 	th_proc_free(p);
-	ipcq_queue_detach(q);
+	ipcq_queue_close(q);
 	ipcq_client_close(c);
 }
 END_TEST

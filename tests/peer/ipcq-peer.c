@@ -465,7 +465,7 @@ cmd_ping(const struct peer_opts *o)
 		}
 		ipcq_msg_free(m);
 	}
-	ipcq_queue_detach(q);
+	ipcq_queue_close(q);
 	if (rv == 0) {
 		rv = ipcq_client_delete(c, name);
 	}
@@ -509,7 +509,7 @@ main(int argc, char **argv)
 	rv = strcmp(o.cmd, "produce") == 0 ? cmd_produce(q, &o)
 	                                   : cmd_consume(q, &o, out);
 	fflush(out);
-	ipcq_queue_detach(q);
+	ipcq_queue_close(q);
 	ipcq_client_close(c);
 	if (out != stdout) {
 		fclose(out);

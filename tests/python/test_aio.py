@@ -59,13 +59,13 @@ class Aio(BrokerTestCase):
                 await q.recv(timeout=0.05)
             with self.assertRaises(errors.EBADNAME):
                 await c.queue("no good")
-            await q.close()
+            await q.shutdown()
             with self.assertRaises(errors.ECLOSED):
                 await q.send("late")
             with self.assertRaises(errors.EOF):
                 await q.recv()
             self.assertTrue((await q.stats())["ended"])
-            await q.detach()
+            await q.close()
             await c.close()
             with self.assertRaises(errors.ECONNLOST):
                 await c.list()

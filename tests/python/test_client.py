@@ -77,7 +77,7 @@ class RoundTrip(BrokerTestCase):
         self.assertEqual((st["depth"], st["max_messages"]), (2, 10))
         self.assertEqual(list(c.stats()), ["adm"])
         self.assertEqual(c.purge("adm"), 2)
-        c.close_queue("adm")
+        c.shutdown_queue("adm")
         self.assertTrue(c.stats("adm")["ended"])
         c.delete("adm")
         self.assertEqual(c.list(), [])
@@ -141,7 +141,7 @@ class Errors(BrokerTestCase):
         c = self.client()
         q = c.queue("cl")
         q.send("before")
-        q.close()
+        q.shutdown()
         with self.assertRaises(ipcq.QueueEnded) as cm:
             q.send("after")
         self.assertIs(type(cm.exception), errors.ECLOSED)
@@ -182,9 +182,9 @@ class Errors(BrokerTestCase):
         self.assertRaises(errors.EMSGSIZE, q.send, b"x" * 11)
         self.assertRaises(errors.EEXIST, c.queue, "small", declare=True)
         c.queue("small", max_bytes=1000, max_message_bytes=10,
-                declare=True).detach()
+                declare=True).close()
         p = c.queue("ab", role="producer")
-        p.detach()              # lost without ending
+        p.close()              # lost without ending
         cons = c.queue("ab")
         self.assertRaises(ipcq.StreamAbandoned, cons.recv, 1)
         with self.assertRaises(errors.EABANDONED):

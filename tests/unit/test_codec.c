@@ -149,7 +149,7 @@ START_TEST(every_request_body_round_trips)
 	Ipcq__V1__AckRequest    ack    = IPCQ__V1__ACK_REQUEST__INIT;
 	Ipcq__V1__EndRequest    end    = IPCQ__V1__END_REQUEST__INIT;
 	Ipcq__V1__DetachRequest detach = IPCQ__V1__DETACH_REQUEST__INIT;
-	Ipcq__V1__CloseRequest  close  = IPCQ__V1__CLOSE_REQUEST__INIT;
+	Ipcq__V1__ShutdownRequest  close  = IPCQ__V1__SHUTDOWN_REQUEST__INIT;
 	Ipcq__V1__StatsRequest  stats  = IPCQ__V1__STATS_REQUEST__INIT;
 	Ipcq__V1__ListRequest   list   = IPCQ__V1__LIST_REQUEST__INIT;
 	Ipcq__V1__PurgeRequest  purge  = IPCQ__V1__PURGE_REQUEST__INIT;
@@ -165,7 +165,7 @@ START_TEST(every_request_body_round_trips)
 		{ IPCQ__V1__REQUEST__BODY_ACK, &ack },
 		{ IPCQ__V1__REQUEST__BODY_END, &end },
 		{ IPCQ__V1__REQUEST__BODY_DETACH, &detach },
-		{ IPCQ__V1__REQUEST__BODY_CLOSE, &close },
+		{ IPCQ__V1__REQUEST__BODY_SHUTDOWN, &close },
 		{ IPCQ__V1__REQUEST__BODY_STATS, &stats },
 		{ IPCQ__V1__REQUEST__BODY_LIST, &list },
 		{ IPCQ__V1__REQUEST__BODY_PURGE, &purge },

@@ -493,7 +493,7 @@ START_TEST(close_completes_parked_senders_and_receivers)
 	fs.w.payloads  = &pl;
 	fs.w.npayloads = 1;
 	ipcqd_queue_park(q, &fs.w);
-	ipcqd_queue_close(q);
+	ipcqd_queue_shutdown(q);
 	ck_assert_int_eq(fs.calls, 1);
 	ck_assert_int_eq(fs.status, IPCQ_ECLOSED);
 	/* "1" is still delivered, then EOF to a parked receiver. */
