@@ -64,7 +64,12 @@ extern "C" {
 	X(EDELETED, 20, "queue was deleted")                                  \
 	X(ENOLEASE, 21, "no such lease: message not held by this handle")     \
 	X(EINTERNAL, 22, "internal error")                                    \
-	X(ECORRUPT, 23, "queue segment is corrupt: the queue is quarantined")
+	X(ECORRUPT, 23, "queue segment is corrupt: the queue is quarantined") \
+	X(EIO, 24, "a disk sync failed: the message may not be durable")             \
+	X(ENOSPC, 25, "no space left to back the queue's memory")                    \
+	X(ELIMIT, 26, "a broker limit was reached")                                  \
+	X(EMFILE, 27, "the broker is out of file descriptors")                       \
+	X(ENOSHM, 28, "the shared-memory path is required but cannot be had")
 
 typedef enum ipcq_err {
 #define IPCQ_ERR_ENUM_(name, num, msg) IPCQ_##name = num,
@@ -72,8 +77,10 @@ typedef enum ipcq_err {
 #undef IPCQ_ERR_ENUM_
 } ipcq_err;
 
-/* Number of rows in IPCQ_ERRNO_MAP. */
-#define IPCQ_ERR_COUNT 24
+/* Number of rows in IPCQ_ERRNO_MAP (counted from the table itself). */
+#define IPCQ_ERR_ONE_(name, num, msg) +1
+enum { IPCQ_ERR_COUNT = 0 IPCQ_ERRNO_MAP(IPCQ_ERR_ONE_) };
+#undef IPCQ_ERR_ONE_
 
 /* A static, human-readable message for err; "unknown error" if unknown.
  * Never NULL, never a shared buffer; any thread. */

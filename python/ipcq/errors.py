@@ -40,6 +40,11 @@ TABLE = (
     ("ENOLEASE", 21, "no such lease: message not held by this handle"),
     ("EINTERNAL", 22, "internal error"),
     ("ECORRUPT", 23, "queue segment is corrupt: the queue is quarantined"),
+    ("EIO", 24, "a disk sync failed: the message may not be durable"),
+    ("ENOSPC", 25, "no space left to back the queue's memory"),
+    ("ELIMIT", 26, "a broker limit was reached"),
+    ("EMFILE", 27, "the broker is out of file descriptors"),
+    ("ENOSHM", 28, "the shared-memory path is required but cannot be had"),
 )
 
 
