@@ -41,7 +41,7 @@ START_TEST(send_after_end_is_eclosed)
 }
 END_TEST
 
-START_TEST(close_ends_at_once_for_every_producer)
+START_TEST(shutdown_ends_at_once_for_every_producer)
 {
 	ipcq_client *c = th_client();
 	th_proc     *prod, *cons;
@@ -74,7 +74,7 @@ START_TEST(close_ends_at_once_for_every_producer)
 }
 END_TEST
 
-START_TEST(queue_close_by_handle_keeps_queued_messages)
+START_TEST(queue_shutdown_by_handle_keeps_queued_messages)
 {
 	ipcq_client    *c = th_client();
 	ipcq_queue_opts o;
@@ -82,7 +82,7 @@ START_TEST(queue_close_by_handle_keeps_queued_messages)
 	ipcq_msg       *m;
 
 	ipcq_queue_opts_init(&o);
-	o.expected_producers = 5; /* close overrides the declared count */
+	o.expected_producers = 5; /* shutdown overrides the declared count */
 	p = th_queue(c, "end.qclose", &o);
 	th_send_str(p, "x");
 	th_send_str(p, "y");
@@ -94,6 +94,36 @@ START_TEST(queue_close_by_handle_keeps_queued_messages)
 	ck_assert_int_eq(ipcq_queue_recv(q, &m, 5000), IPCQ_EOF);
 	ipcq_queue_close(q);
 	ipcq_queue_close(p);
+	ipcq_client_close(c);
+}
+END_TEST
+
+/* ipcq_queue_close only releases the caller's handle: a producer that
+ * closes its handle in its clean-up must not end the stream for the
+ * producers still working (it counts as lost, not ended). */
+START_TEST(closing_a_producer_handle_does_not_end_the_stream)
+{
+	ipcq_client *c = th_client();
+	ipcq_queue  *p1, *p2, *q;
+	ipcq_msg    *m;
+	ipcq_stats   st;
+
+	p1 = th_queue(c, "end.pclose", NULL);
+	p2 = th_queue(c, "end.pclose", NULL);
+	th_send_str(p1, "a");
+	ipcq_queue_close(p1);
+	th_send_str(p2, "b"); /* not IPCQ_ECLOSED */
+	th_stats(c, "end.pclose", &st);
+	ck_assert_int_eq(st.ended, 0);
+	q = th_queue(c, "end.pclose", NULL);
+	th_expect_recv(q, "a", 1000);
+	th_expect_recv(q, "b", 1000);
+	ck_assert_int_eq(ipcq_queue_recv(q, &m, 200), IPCQ_ETIMEDOUT);
+	/* The remaining producer's end is what ends the stream. */
+	ck_assert_int_eq(ipcq_queue_end(p2), 0);
+	ck_assert_int_eq(ipcq_queue_recv(q, &m, 5000), IPCQ_EOF);
+	ipcq_queue_close(q);
+	ipcq_queue_close(p2);
 	ipcq_client_close(c);
 }
 END_TEST
@@ -158,7 +188,7 @@ START_TEST(producer_exiting_without_end_is_abandoned)
 	th_proc_expect_exit(cons, 20 + IPCQ_EABANDONED);
 	ck_assert_str_eq(th_proc_output(cons),
 	    "M p1-0 1 0\nM p1-1 1 0\nM p1-2 1 0\nERR EABANDONED count=3\n");
-	/* Abandoned is not an end: close turns it into one. */
+	/* Abandoned is not an end: shutdown turns it into one. */
 	ipcq_client *c = th_client();
 	ck_assert_int_eq(ipcq_client_shutdown_queue(c, "end.noend"), 0);
 	cons = th_peer("consume", "end.noend", (char *) NULL);
@@ -206,8 +236,9 @@ end_suite(void)
 	TCase *tc = th_tcase("end_close_abandon");
 
 	tcase_add_test(tc, send_after_end_is_eclosed);
-	tcase_add_test(tc, close_ends_at_once_for_every_producer);
-	tcase_add_test(tc, queue_close_by_handle_keeps_queued_messages);
+	tcase_add_test(tc, shutdown_ends_at_once_for_every_producer);
+	tcase_add_test(tc, queue_shutdown_by_handle_keeps_queued_messages);
+	tcase_add_test(tc, closing_a_producer_handle_does_not_end_the_stream);
 	tcase_add_test(tc, killed_producer_leaves_stream_abandoned);
 	tcase_add_test(tc, producer_exiting_without_end_is_abandoned);
 	tcase_add_test(tc, not_abandoned_while_a_producer_lives);
