@@ -11,10 +11,12 @@
  * client on its tcp:// address (no segment name means anything there),
  * and a queue whose segment file is gone from this process's view (as
  * for a broker in another IPC namespace): the broker still serves it,
- * over the socket.
+ * over the socket. A handle that required it and loses it across a broker
+ * restart answers IPCQ_ENOSHM instead of moving to the socket.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -245,6 +247,41 @@ START_TEST(shm_required_without_a_segment_fails_and_leaves_nothing)
 }
 END_TEST
 
+/* A handle that required shared memory and loses it across a broker
+ * restart (its re-open cannot map the adopted segment) answers
+ * IPCQ_ENOSHM from send and recv instead of moving to the socket; the
+ * queued message is still there for a socket handle. */
+START_TEST(shm_required_lost_across_a_restart_is_enoshm)
+{
+	ipcq_client *c = th_client();
+	ipcq_queue  *q, *s;
+	ipcq_msg    *m = NULL;
+	int          st;
+
+	ck_assert_int_eq(open_rv(&q, c, "tr.restart", IPCQ_TRANSPORT_SHM, 0), 0);
+	th_send_str(q, "before");
+	st = th_broker_signal_wait(th_main_broker(), SIGKILL, 10000);
+	ck_assert_int_eq(th_exit_code(st), 128 + SIGKILL);
+	ck_assert_int_eq(
+	    th_broker_start(th_main_broker(), th_url(), NULL, 10000), 0);
+	hide_segment("tr.restart"); /* adopted by the new broker */
+
+	ck_assert_int_eq(ipcq_queue_send(q, "x", 1, 5000), IPCQ_ENOSHM);
+	ck_assert_int_eq(ipcq_queue_is_shm(q), 0);
+	assert_says(ipcq_queue_transport_reason(q), "does not exist here");
+	ck_assert_int_eq(ipcq_queue_recv(q, &m, 0), IPCQ_ENOSHM);
+	ck_assert_int_eq(ipcq_msg_loan(&m, q, 1, 0), IPCQ_ENOSHM);
+
+	ck_assert_int_eq(open_rv(&s, c, "tr.restart", IPCQ_TRANSPORT_AUTO, 0),
+	    0);
+	ck_assert_int_eq(ipcq_queue_is_shm(s), 0);
+	th_expect_recv(s, "before", TH_WAIT_MS);
+	ck_assert_int_eq(ipcq_queue_recv(s, &m, 0), IPCQ_ETIMEDOUT);
+	ipcq_queue_close(s);
+	ipcq_queue_close(q);
+}
+END_TEST
+
 static Suite *
 transport_suite(void)
 {
@@ -256,6 +293,7 @@ transport_suite(void)
 	tcase_add_test(tc, auto_and_socket_say_why_they_are_on_the_socket);
 	tcase_add_test(tc, unknown_transport_variable_is_refused);
 	tcase_add_test(tc, shm_required_without_a_segment_fails_and_leaves_nothing);
+	tcase_add_test(tc, shm_required_lost_across_a_restart_is_enoshm);
 	suite_add_tcase(s, tc);
 	tcase_add_test(tt, shm_required_over_tcp_fails_with_enoshm);
 	suite_add_tcase(s, tt);
