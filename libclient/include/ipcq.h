@@ -111,13 +111,14 @@ typedef struct ipcq_client_opts {
 	int reply_grace_ms;
 } ipcq_client_opts;
 
-/* Fill opts with defaults. */
+/* Fill opts with defaults (NULL: nothing). Any thread; never fails. */
 void ipcq_client_opts_init(ipcq_client_opts *opts);
 
 /* Write the default broker URL into buf (size len):
  * "ipc://$XDG_RUNTIME_DIR/ipcq/ipcqd.sock", or
  * "ipc:///tmp/ipcq-$UID/ipcqd.sock" when XDG_RUNTIME_DIR is unset. The
- * broker uses the same rule. Returns IPCQ_EINVAL if buf is too small. */
+ * broker uses the same rule. Returns IPCQ_EINVAL if buf is too small.
+ * Any thread. */
 int ipcq_default_url(char *buf, size_t len);
 
 /* Connect to a broker. opts may be NULL (defaults). On success *c owns
@@ -204,7 +205,7 @@ typedef struct ipcq_queue_opts {
 	int durable;
 } ipcq_queue_opts;
 
-/* Fill opts with defaults. */
+/* Fill opts with defaults (NULL: nothing). Any thread; never fails. */
 void ipcq_queue_opts_init(ipcq_queue_opts *opts);
 
 /* Attach to the queue called name, creating it if needed. name must match
@@ -234,7 +235,8 @@ int ipcq_queue_open(ipcq_queue **q, ipcq_client *c, const char *name,
  * is inside a call on q. */
 void ipcq_queue_close(ipcq_queue *q);
 
-/* The queue's name (static for the handle's lifetime). */
+/* The queue's name, owned by q (valid until ipcq_queue_close); NULL
+ * for q NULL. Never blocks; any thread. */
 const char *ipcq_queue_name(const ipcq_queue *q);
 
 /* Send one message (len bytes copied from data; the caller keeps data).
@@ -406,7 +408,8 @@ int ipcq_client_shutdown_queue(ipcq_client *c, const char *name);
 const void *ipcq_msg_data(const ipcq_msg *m);
 size_t      ipcq_msg_size(const ipcq_msg *m);
 /* How many times this message has been delivered (1 the first time), and
- * whether it was delivered before (count > 1). */
+ * whether it was delivered before (count > 1); 0 for a loan or NULL.
+ * Never block. */
 uint32_t ipcq_msg_delivery_count(const ipcq_msg *m);
 int      ipcq_msg_redelivered(const ipcq_msg *m);
 
