@@ -56,6 +56,9 @@ struct ipcq_client {
 	ipcqi_slot      pool[IPCQI_POOL_MAX]; /* idle contexts */
 	int             npool;
 	struct ipcq_queue *queues; /* open handles (shm wake-ups) */
+	/* ipcq_client_last_error: a static sentence or NULL; atomic (any
+	 * thread may set or read it, no lock). */
+	const char     *last_error;
 };
 
 /* The connection the next request will go out on: its pipe id, waiting
@@ -92,6 +95,8 @@ struct ipcq_queue {
 	ipcq_client    *c;
 	char            name[IPCQI_NAME_MAX + 1];
 	ipcq_queue_opts opts;
+	int             transport; /* effective: opts or IPCQ_TRANSPORT env,
+	                              chosen once at open (transport.c) */
 
 	pthread_mutex_t mtx;    /* guards everything below */
 	uint64_t        handle; /* broker handle id for this attachment */
@@ -108,6 +113,10 @@ struct ipcq_queue {
 	 * another thread may still be inside an operation on one. */
 	struct ipcqi_shm *shm;
 	struct ipcqi_shm *shm_all; /* every mapping, newest first */
+	/* Why the last (re-)open left q on the socket (a static sentence),
+	 * NULL if it mapped the segment. Written under mtx, read with an
+	 * acquire load by ipcq_queue_transport_reason. */
+	const char     *why_socket;
 	struct ipcq_queue *next; /* c->queues, under c->mtx */
 
 	/* Event-loop readiness (poll.c). poll_on is set once, under mtx,
@@ -228,13 +237,28 @@ typedef struct ipcqi_shm {
 	struct ipcqi_shm *older;      /* previous mappings of q */
 } ipcqi_shm;
 
-/* Whether the open should ask for the segment (opts and environment). */
-int ipcqi_shm_wanted(const ipcq_queue *q);
+/* ------------------------------------------ transport choice (transport.c) */
+
+/* The effective transport of a new handle from opts->transport and the
+ * environment variable IPCQ_TRANSPORT; IPCQ_EINVAL (and c's last error
+ * set) for an unknown value of the variable. */
+int ipcqi_transport_choose(ipcq_client *c, int transport, int *out);
+
+/* Why the open must not ask for the segment (q->transport, the URL): a
+ * static sentence, or NULL when it should ask. */
+const char *ipcqi_shm_unwanted(const ipcq_queue *q);
+
+/* Why opening a segment failed with errno err (static sentence). */
+const char *ipcqi_why_open_errno(int err);
+
+/* Record why a call on c failed (ipcq_client_last_error). */
+void ipcqi_client_set_error(ipcq_client *c, const char *why);
 
 /* After a successful (re-)open with q->mtx held: map the segment the
- * reply names (info may be NULL: socket path). A mapping that fails
+ * reply names (info may be NULL: the broker offered none). Returns NULL
+ * once mapped, else why not (a static sentence); a mapping that fails
  * leaves q on the socket path. */
-void ipcqi_shm_attach(ipcq_queue *q, const Ipcq__V1__ShmInfo *info);
+const char *ipcqi_shm_attach(ipcq_queue *q, const Ipcq__V1__ShmInfo *info);
 
 /* The current mapping if it belongs to the live connection, else NULL
  * (then the socket path re-opens, which re-maps). */

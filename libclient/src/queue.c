@@ -34,18 +34,20 @@ queue_opts_valid(const ipcq_queue_opts *o)
 	    o->full_policy <= IPCQ_FULL_DROP_OLDEST &&
 	    o->max_message_bytes <= IPCQI_MAX_MESSAGE_BYTES &&
 	    (o->transport == IPCQ_TRANSPORT_AUTO ||
-	        o->transport == IPCQ_TRANSPORT_SOCKET));
+	        o->transport == IPCQ_TRANSPORT_SOCKET ||
+	        o->transport == IPCQ_TRANSPORT_SHM));
 }
 
-/* OpenRequest -> OpenReply. Called with q->mtx held (or before q is
- * shared): the handle fields change together. */
+/* OpenRequest -> OpenReply, registering roles. Called with q->mtx held
+ * (or before q is shared): the handle fields change together. */
 static int
-queue_do_open(ipcq_queue *q, int64_t deadline)
+queue_do_open_as(ipcq_queue *q, int roles, int64_t deadline)
 {
 	Ipcq__V1__Request      req = IPCQ__V1__REQUEST__INIT;
 	Ipcq__V1__OpenRequest  o   = IPCQ__V1__OPEN_REQUEST__INIT;
 	Ipcq__V1__QueueOptions qo  = IPCQ__V1__QUEUE_OPTIONS__INIT;
 	Ipcq__V1__Reply       *rep;
+	const char            *why  = ipcqi_shm_unwanted(q);
 	uint32_t               pipe = 0;
 	int                    rv;
 
@@ -56,11 +58,11 @@ queue_do_open(ipcq_queue *q, int64_t deadline)
 	qo.expected_producers = q->opts.expected_producers;
 	qo.durable            = q->opts.durable != 0;
 	o.queue               = q->name;
-	o.roles               = (uint32_t) q->opts.roles;
+	o.roles               = (uint32_t) roles;
 	o.ack_mode            = (Ipcq__V1__AckMode) q->opts.ack_mode;
 	o.options             = &qo;
 	o.declare             = q->opts.declare != 0;
-	o.want_shm            = ipcqi_shm_wanted(q);
+	o.want_shm            = why == NULL;
 	req.body_case         = IPCQ__V1__REQUEST__BODY_OPEN;
 	req.open              = &o;
 
@@ -74,9 +76,78 @@ queue_do_open(ipcq_queue *q, int64_t deadline)
 		q->max_message_bytes = rep->open->options != NULL
 		    ? rep->open->options->max_message_bytes
 		    : 0;
-		ipcqi_shm_attach(q, rep->open->shm);
+		if (why == NULL) {
+			why = ipcqi_shm_attach(q, rep->open->shm);
+		}
+		__atomic_store_n(&q->why_socket, why, __ATOMIC_RELEASE);
 	}
 	ipcqi_reply_free(rep);
+	return (rv);
+}
+
+static int
+queue_do_open(ipcq_queue *q, int64_t deadline)
+{
+	return (queue_do_open_as(q, q->opts.roles, deadline));
+}
+
+/* Release q's broker handle, if it belongs to the live connection (on
+ * any other the broker already detached it when the old one dropped). */
+static void
+queue_detach_call(ipcq_queue *q)
+{
+	Ipcq__V1__Request       req = IPCQ__V1__REQUEST__INIT;
+	Ipcq__V1__DetachRequest d   = IPCQ__V1__DETACH_REQUEST__INIT;
+	Ipcq__V1__Reply        *rep;
+
+	if (ipcqi_queue_on_live_pipe(q)) {
+		d.handle      = q->handle;
+		req.body_case = IPCQ__V1__REQUEST__BODY_DETACH;
+		req.detach    = &d;
+		(void) ipcqi_call(q->c, &req, ipcqi_deadline(0),
+		    IPCQ__V1__REPLY__BODY__NOT_SET, &rep, NULL);
+		ipcqi_reply_free(rep);
+	}
+}
+
+/*
+ * The first open of a new handle. With shared memory required, a handle
+ * that cannot have it fails with IPCQ_ENOSHM and the reason in the
+ * client's last error: before any round trip when the address already
+ * rules it out, else after releasing the handle the broker opened. That
+ * handle is opened without the producer role, which is registered only
+ * once the segment is mapped: a producer detached without ending would
+ * count as lost and leave the queue abandoned for its consumers.
+ */
+static int
+queue_open_first(ipcq_queue *q)
+{
+	int64_t     deadline = ipcqi_deadline(0);
+	const char *why;
+	int         rv;
+
+	if (q->transport != IPCQ_TRANSPORT_SHM) {
+		return (queue_do_open(q, deadline));
+	}
+	if ((why = ipcqi_shm_unwanted(q)) != NULL) {
+		ipcqi_client_set_error(q->c, why);
+		return (IPCQ_ENOSHM);
+	}
+	rv = queue_do_open_as(q, q->opts.roles & ~IPCQ_ROLE_PRODUCER, deadline);
+	if (rv != 0) {
+		return (rv);
+	}
+	if (q->shm == NULL) {
+		ipcqi_client_set_error(q->c, q->why_socket);
+		queue_detach_call(q);
+		return (IPCQ_ENOSHM);
+	}
+	if (q->opts.roles & IPCQ_ROLE_PRODUCER) {
+		q->shm->producer = 0; /* not yet: the empty send tells it */
+		if ((rv = ipcqi_shm_as_producer(q, q->shm, deadline)) != 0) {
+			queue_detach_call(q);
+		}
+	}
 	return (rv);
 }
 
@@ -110,7 +181,11 @@ ipcq_queue_open(ipcq_queue **qp, ipcq_client *c, const char *name,
 	} else {
 		ipcq_queue_opts_init(&q->opts);
 	}
-	if ((rv = queue_do_open(q, ipcqi_deadline(0))) != 0) {
+	if ((rv = ipcqi_transport_choose(c, q->opts.transport,
+	         &q->transport)) == 0) {
+		rv = queue_open_first(q);
+	}
+	if (rv != 0) {
 		ipcqi_shm_fini(q);
 		pthread_mutex_destroy(&q->mtx);
 		free(q);
@@ -193,24 +268,11 @@ ipcqi_queue_on_live_pipe(ipcq_queue *q)
 void
 ipcq_queue_close(ipcq_queue *q)
 {
-	Ipcq__V1__Request       req = IPCQ__V1__REQUEST__INIT;
-	Ipcq__V1__DetachRequest d   = IPCQ__V1__DETACH_REQUEST__INIT;
-	Ipcq__V1__Reply        *rep;
-
 	if (q == NULL) {
 		return;
 	}
 	ipcqi_poll_fini(q); /* the pollfd's wait first, then the handle */
-	/* On any other connection the broker already detached the handle
-	 * when the old connection dropped; there is nothing to release. */
-	if (ipcqi_queue_on_live_pipe(q)) {
-		d.handle      = q->handle;
-		req.body_case = IPCQ__V1__REQUEST__BODY_DETACH;
-		req.detach    = &d;
-		(void) ipcqi_call(q->c, &req, ipcqi_deadline(0),
-		    IPCQ__V1__REPLY__BODY__NOT_SET, &rep, NULL);
-		ipcqi_reply_free(rep);
-	}
+	queue_detach_call(q);
 	ipcqi_client_remove_queue(q->c, q);
 	ipcqi_shm_fini(q);
 	pthread_mutex_destroy(&q->mtx);

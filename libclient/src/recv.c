@@ -203,7 +203,10 @@ ack_common(ipcq_queue *q, const ipcq_msg *const *msgs, size_t n, int requeue)
 		return (IPCQ_EINVAL);
 	}
 	for (size_t i = 0; i < n; i++) {
-		if (msgs[i] == NULL || msgs[i]->q != q) {
+		/* A loan was never received: it has no lease to finish. */
+		if (msgs[i] == NULL || msgs[i]->q != q ||
+		    msgs[i]->kind == IPCQI_MSG_LOAN ||
+		    msgs[i]->kind == IPCQI_MSG_LOAN_HEAP) {
 			return (IPCQ_EINVAL);
 		}
 	}

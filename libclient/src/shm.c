@@ -12,6 +12,7 @@
  * If that connection drops, sleepers are woken (ipcqi_shm_kick_all) and
  * return IPCQ_ECONNLOST; the next call re-opens and re-maps.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -39,20 +40,6 @@
  * of taking turns under the lock. Below it, one lock round per batch is
  * cheaper than two. */
 #define SHM_BIG (32u * 1024)
-
-int
-ipcqi_shm_wanted(const ipcq_queue *q)
-{
-	const char *env = getenv("IPCQ_TRANSPORT");
-
-	if (q->opts.transport == IPCQ_TRANSPORT_SOCKET ||
-	    (env != NULL && strcmp(env, "socket") == 0)) {
-		return 0;
-	}
-	/* Only over ipc://: a segment name means something only on the
-	 * broker's host, and over tcp:// we cannot know we share it. */
-	return strncmp(q->c->opts.url, "ipc://", 6) == 0;
-}
 
 static ipcqi_bell *
 shm_map_bell(const char *name)
@@ -92,7 +79,7 @@ shm_unmap(ipcqi_shm *m)
 	free(m);
 }
 
-void
+const char *
 ipcqi_shm_attach(ipcq_queue *q, const Ipcq__V1__ShmInfo *info)
 {
 	ipcqi_shm *m;
@@ -100,9 +87,16 @@ ipcqi_shm_attach(ipcq_queue *q, const Ipcq__V1__ShmInfo *info)
 
 	/* Whatever happens, the old mapping no longer is the handle's. */
 	__atomic_store_n(&q->shm, NULL, __ATOMIC_RELEASE);
-	if (info == NULL || info->segment == NULL || info->bell == NULL ||
-	    info->segment[0] != '/' || (m = calloc(1, sizeof(*m))) == NULL) {
-		return;
+	if (info == NULL) {
+		return "the broker offered no shared-memory segment for this "
+		       "queue";
+	}
+	if (info->segment == NULL || info->bell == NULL ||
+	    info->segment[0] != '/') {
+		return "the broker's shared-memory offer names no segment";
+	}
+	if ((m = calloc(1, sizeof(*m))) == NULL) {
+		return ipcqi_why_open_errno(ENOMEM);
 	}
 	/* A durable queue's segment is a file (a path), others a POSIX
 	 * shm object ("/name"). */
@@ -111,16 +105,20 @@ ipcqi_shm_attach(ipcq_queue *q, const Ipcq__V1__ShmInfo *info)
 	    : shm_open(info->segment, O_RDWR | O_NOFOLLOW | O_CLOEXEC, 0);
 	if (fd < 0) {
 		free(m); /* another host or user: the socket path it is */
-		return;
+		return ipcqi_why_open_errno(errno);
 	}
 	if (ipcqi_seg_map(&m->seg, fd, q->name) != 0 ||
-	    m->seg.seg_bytes != info->seg_bytes ||
-	    (m->bell = shm_map_bell(info->bell)) == NULL) {
+	    m->seg.seg_bytes != info->seg_bytes) {
 		close(fd);
 		shm_unmap(m);
-		return;
+		return "the queue's segment could not be mapped or failed its "
+		       "checks (magic, layout version, size)";
 	}
 	close(fd);
+	if ((m->bell = shm_map_bell(info->bell)) == NULL) {
+		shm_unmap(m);
+		return "the broker's doorbell could not be mapped";
+	}
 	m->holder   = q->handle;
 	m->pipe     = q->pipe;
 	m->epoch    = q->epoch;
@@ -130,6 +128,7 @@ ipcqi_shm_attach(ipcq_queue *q, const Ipcq__V1__ShmInfo *info)
 	q->shm_all  = m;
 	/* Release: a thread that loads q->shm sees the mapping whole. */
 	__atomic_store_n(&q->shm, m, __ATOMIC_RELEASE);
+	return NULL;
 }
 
 ipcqi_shm *
@@ -160,6 +159,11 @@ ipcqi_shm_pick(ipcq_queue *q, int64_t deadline, ipcqi_shm **mp)
 			return rv;
 		}
 		*mp = ipcqi_shm_current(q);
+	}
+	/* Required: never fall back, say so (ipcq_queue_transport_reason
+	 * says why the re-open could not map the segment). */
+	if (*mp == NULL && q->transport == IPCQ_TRANSPORT_SHM) {
+		return IPCQ_ENOSHM;
 	}
 	return 0;
 }

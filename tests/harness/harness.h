@@ -204,6 +204,11 @@ ipcq_client *th_client(void);
 ipcq_queue *th_queue(ipcq_client *c, const char *name,
     const ipcq_queue_opts *opts);
 
+/* Under IPCQ_TRANSPORT=socket (a .socket run), assert that q, opened
+ * with opts (may be NULL) and no explicit transport, is on the socket
+ * path. th_queue does it for every queue it opens. */
+void th_assert_forced_transport(ipcq_queue *q, const ipcq_queue_opts *opts);
+
 /* Send a NUL-terminated string; assert success. */
 void th_send_str(ipcq_queue *q, const char *s);
 

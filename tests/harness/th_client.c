@@ -31,7 +31,23 @@ th_queue(ipcq_client *c, const char *name, const ipcq_queue_opts *opts)
 
 	ck_assert_msg(rv == 0, "ipcq_queue_open(%s): %s", name,
 	    ipcq_err_name(rv));
+	th_assert_forced_transport(q, opts);
 	return q;
+}
+
+void
+th_assert_forced_transport(ipcq_queue *q, const ipcq_queue_opts *opts)
+{
+	const char *env = getenv("IPCQ_TRANSPORT");
+
+	/* A test's .socket run (tests/CMakeLists.txt) must really take the
+	 * socket path, or it tests the shared-memory path twice. */
+	if (env != NULL && strcmp(env, "socket") == 0 &&
+	    (opts == NULL || opts->transport == IPCQ_TRANSPORT_AUTO)) {
+		ck_assert_msg(!ipcq_queue_is_shm(q),
+		    "IPCQ_TRANSPORT=socket but %s is on shared memory",
+		    ipcq_queue_name(q));
+	}
 }
 
 void

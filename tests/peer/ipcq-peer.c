@@ -208,6 +208,7 @@ peer_open(ipcq_client **c, ipcq_queue **q, const struct peer_opts *o,
     const char *name)
 {
 	ipcq_queue_opts qo;
+	const char     *env;
 	int             rv;
 
 	if ((rv = ipcq_client_open(c, NULL)) != 0) {
@@ -223,6 +224,14 @@ peer_open(ipcq_client **c, ipcq_queue **q, const struct peer_opts *o,
 	if ((rv = ipcq_queue_open(q, *c, name, &qo)) != 0) {
 		ipcq_client_close(*c);
 		*c = NULL;
+		return rv;
+	}
+	/* A test's .socket run must really take the socket path. */
+	env = getenv("IPCQ_TRANSPORT");
+	if (env != NULL && strcmp(env, "socket") == 0 && ipcq_queue_is_shm(*q)) {
+		fprintf(stderr, "ipcq-peer: IPCQ_TRANSPORT=socket, but %s is on "
+		                "shared memory\n", name);
+		exit(3);
 	}
 	return rv;
 }
