@@ -126,7 +126,8 @@ START_TEST(sighup_reopens_the_log_file_and_keeps_serving)
 	ck_assert_int_eq(kill(b->pid, SIGHUP), 0);
 	wait_log(b, th_path("ipcqd.log"), "SIGHUP: log file reopened");
 	ck_assert_int_eq(stat(th_path("ipcqd.log"), &st), 0);
-	ck_assert_int_eq(st.st_mode & 0777, 0640);
+	/* 0640 at most (the umask may take more away) */
+	ck_assert_int_eq(st.st_mode & 0777 & ~0640u, 0);
 
 	/* The same handles, the same connection: nothing was restarted. */
 	round_trip(shm, sock, "after");
