@@ -189,7 +189,7 @@ stop_clean_on(int sig)
 {
 	th_broker   *b = th_main_broker();
 	ipcq_client *c = th_client();
-	ipcq_queue  *shm, *sock;
+	ipcq_queue  *shm, *sock, *other;
 	struct stat  st;
 	char         lock[600];
 	int          status;
@@ -197,7 +197,7 @@ stop_clean_on(int sig)
 	shm  = open_q(c, "sig.stop", IPCQ_TRANSPORT_AUTO);
 	sock = open_q(c, "sig.stop", IPCQ_TRANSPORT_SOCKET);
 	round_trip(shm, sock, "x");
-	(void) open_q(c, "sig.other", IPCQ_TRANSPORT_AUTO);
+	other = open_q(c, "sig.other", IPCQ_TRANSPORT_AUTO);
 	/* Two segments and the doorbell exist while it runs. */
 	ck_assert_int_eq(count_shm(), 3);
 	snprintf(lock, sizeof(lock), "%s.lock", th_sock());
@@ -216,6 +216,9 @@ stop_clean_on(int sig)
 	    sig, count_shm());
 	/* The client's calls now fail instead of hanging. */
 	ck_assert_int_ne(ipcq_queue_send(sock, "late", 4, 2000), 0);
+	ipcq_queue_close(other);
+	ipcq_queue_close(sock);
+	ipcq_queue_close(shm);
 	ipcq_client_close(c);
 	/* A new broker takes the address and serves (th_end stops it). */
 	ck_assert_int_eq(th_broker_start(b, th_url(), NULL, 15000), 0);
