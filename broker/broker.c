@@ -187,12 +187,25 @@ br_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 	}
 }
 
+/* The group the broker's files are shared with: --socket-group, else
+ * our own when --socket-mode admits a group, else none (-1). One rule
+ * for the runtime directory, the socket files and the segments, so that
+ * a client the socket admits can also reach and map the rest. */
+static int
+br_share_gid(const ipcqd_broker *b)
+{
+	if (b->cfg.socket_gid >= 0) {
+		return b->cfg.socket_gid;
+	}
+	return (b->cfg.socket_mode & 0060) != 0 ? (int) getegid() : -1;
+}
+
 int
 ipcqd_broker_listener_open(ipcqd_broker *b, const char *url, nng_listener *lp,
     char *err, size_t errlen)
 {
 	nng_listener l;
-	int          rv;
+	int          rv, gid;
 
 	if ((rv = nng_listener_create(&l, b->sock, url)) != 0) {
 		snprintf(err, errlen, "%s: %s", url, nng_strerror(rv));
@@ -211,10 +224,10 @@ ipcqd_broker_listener_open(ipcqd_broker *b, const char *url, nng_listener *lp,
 	}
 	/* nng sets the mode; the group is ours to set (until then the file
 	 * has our own group: fewer rights, never more). */
-	if (strncmp(url, "ipc://", 6) == 0 && b->cfg.socket_gid >= 0 &&
-	    chown(url + 6, (uid_t) -1, (gid_t) b->cfg.socket_gid) != 0) {
+	if (strncmp(url, "ipc://", 6) == 0 && (gid = br_share_gid(b)) >= 0 &&
+	    chown(url + 6, (uid_t) -1, (gid_t) gid) != 0) {
 		snprintf(err, errlen, "cannot give %s to group %d: %s", url + 6,
-		    b->cfg.socket_gid, strerror(errno));
+		    gid, strerror(errno));
 		nng_listener_close(l);
 		return IPCQD_START_FAILED;
 	}
@@ -248,15 +261,12 @@ br_listen_one(ipcqd_broker *b, const char *url, char *err, size_t errlen)
 static int
 br_segments_start(ipcqd_broker *b, char *err, size_t errlen)
 {
+	int n;
+
 	/* Segments are shared with the group the socket admits, so that
 	 * its clients take the shared-memory path too. */
-	int gid = b->cfg.socket_gid, n;
-
-	if (gid < 0 && (b->cfg.socket_mode & 0060) != 0) {
-		gid = (int) getegid();
-	}
 	if (ipcqd_segs_init(&b->segs, b->urls[0], b->cfg.state_dir,
-	        b->cfg.sync_mode, b->cfg.sync_ms, gid) != 0) {
+	        b->cfg.sync_mode, b->cfg.sync_ms, br_share_gid(b)) != 0) {
 		snprintf(err, errlen, "cannot create the doorbell segment in "
 		                      "/dev/shm, or use the state directory");
 		return IPCQD_START_FAILED;
@@ -341,7 +351,7 @@ ipcqd_broker_start(ipcqd_broker *b, char *err, size_t errlen)
 	nng_socket_set_size(b->sock, NNG_OPT_RECVMAXSZ, b->cfg.max_frame);
 	if (b->cfg.nlisten == 0) {
 		if (ipcqd_listen_default_url(def, sizeof(def),
-		        b->cfg.socket_gid, b->cfg.socket_mode) != 0) {
+		        br_share_gid(b), b->cfg.socket_mode) != 0) {
 			snprintf(err, errlen, "cannot prepare the default "
 			                      "runtime directory");
 			return IPCQD_START_FAILED;
