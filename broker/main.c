@@ -95,12 +95,19 @@ static int
 parse_group(const char *s)
 {
 	struct group *g = getgrnam(s);
+	char         *end;
 	long          v;
 
 	if (g != NULL) {
 		return (int) g->gr_gid;
 	}
-	return parse_long(s, 0, INT32_MAX - 1, &v) == 0 ? (int) v : -1;
+	errno = 0;
+	v     = strtol(s, &end, 10); /* a gid is decimal, "010" too */
+	if (errno != 0 || end == s || *end != '\0' || v < 0 ||
+	    v >= INT32_MAX) {
+		return -1;
+	}
+	return (int) v;
 }
 
 static int
@@ -208,7 +215,10 @@ parse_args(int argc, char **argv, ipcqd_config *cfg, int *ready_fd,
 			break;
 		case OPT_SOCKET_GROUP:
 			if ((cfg->socket_gid = parse_group(optarg)) < 0) {
-				goto bad;
+				fprintf(stderr, "ipcqd: --socket-group: no group "
+				                "named '%s' (and not a number)\n",
+				    optarg);
+				return -1;
 			}
 			break;
 		case 'V':
