@@ -4,6 +4,7 @@
  */
 #include "broker.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,7 @@ ipcqd_config_init(ipcqd_config *cfg)
 	cfg->max_parked    = 10000;
 	cfg->max_parked_bytes = 256u * 1024 * 1024;
 	cfg->socket_mode   = 0600;
+	cfg->socket_gid    = -1;
 	cfg->close_timeout_ms = 3000;
 	cfg->probe_ms         = 1000;
 	cfg->sync_mode        = IPCQI_SYNC_BATCH; /* like Redis everysec */
@@ -45,6 +47,9 @@ ipcqd_broker_new(ipcqd_broker **bp, const ipcqd_config *cfg)
 		return IPCQ_ENOMEM;
 	}
 	b->cfg = *cfg;
+	for (int i = 0; i < IPCQD_MAX_LISTEN; i++) {
+		b->lock_fds[i] = -1;
+	}
 	pthread_mutex_init(&b->mtx, NULL);
 	ipcqd_list_init(&b->queues);
 	ipcqd_list_init(&b->done);
@@ -182,12 +187,25 @@ br_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 	}
 }
 
+/* The group the broker's files are shared with: --socket-group, else
+ * our own when --socket-mode admits a group, else none (-1). One rule
+ * for the runtime directory, the socket files and the segments, so that
+ * a client the socket admits can also reach and map the rest. */
+static int
+br_share_gid(const ipcqd_broker *b)
+{
+	if (b->cfg.socket_gid >= 0) {
+		return b->cfg.socket_gid;
+	}
+	return (b->cfg.socket_mode & 0060) != 0 ? (int) getegid() : -1;
+}
+
 int
 ipcqd_broker_listener_open(ipcqd_broker *b, const char *url, nng_listener *lp,
     char *err, size_t errlen)
 {
 	nng_listener l;
-	int          rv;
+	int          rv, gid;
 
 	if ((rv = nng_listener_create(&l, b->sock, url)) != 0) {
 		snprintf(err, errlen, "%s: %s", url, nng_strerror(rv));
@@ -203,6 +221,15 @@ ipcqd_broker_listener_open(ipcqd_broker *b, const char *url, nng_listener *lp,
 		nng_listener_close(l);
 		return rv == NNG_EADDRINUSE ? IPCQD_START_ADDRINUSE
 		                            : IPCQD_START_FAILED;
+	}
+	/* nng sets the mode; the group is ours to set (until then the file
+	 * has our own group: fewer rights, never more). */
+	if (strncmp(url, "ipc://", 6) == 0 && (gid = br_share_gid(b)) >= 0 &&
+	    chown(url + 6, (uid_t) -1, (gid_t) gid) != 0) {
+		snprintf(err, errlen, "cannot give %s to group %d: %s", url + 6,
+		    gid, strerror(errno));
+		nng_listener_close(l);
+		return IPCQD_START_FAILED;
 	}
 	*lp = l;
 	return 0;
@@ -236,8 +263,10 @@ br_segments_start(ipcqd_broker *b, char *err, size_t errlen)
 {
 	int n;
 
+	/* Segments are shared with the group the socket admits, so that
+	 * its clients take the shared-memory path too. */
 	if (ipcqd_segs_init(&b->segs, b->urls[0], b->cfg.state_dir,
-	        b->cfg.sync_mode, b->cfg.sync_ms) != 0) {
+	        b->cfg.sync_mode, b->cfg.sync_ms, br_share_gid(b)) != 0) {
 		snprintf(err, errlen, "cannot create the doorbell segment in "
 		                      "/dev/shm, or use the state directory");
 		return IPCQD_START_FAILED;
@@ -277,11 +306,40 @@ br_segments_stop(ipcqd_broker *b)
 	ipcqd_broker_unlock(b);
 }
 
+/* Lock every ipc:// address before anything else: the loser of two
+ * brokers started at once stops here, having probed, bound and touched
+ * nothing (listen.c). */
+static int
+br_lock_all(ipcqd_broker *b, const char *const *urls, int n, char *err,
+    size_t errlen)
+{
+	for (int i = 0; i < n; i++) {
+		int rv = ipcqd_listen_lock(urls[i], &b->lock_fds[i],
+		    &b->lock_paths[i], err, errlen);
+		if (rv != 0) {
+			return rv;
+		}
+	}
+	return 0;
+}
+
+static void
+br_unlock_all(ipcqd_broker *b)
+{
+	for (int i = 0; i < IPCQD_MAX_LISTEN; i++) {
+		ipcqd_listen_unlock(b->lock_fds[i], b->lock_paths[i]);
+		b->lock_fds[i] = -1;
+		free(b->lock_paths[i]);
+		b->lock_paths[i] = NULL;
+	}
+}
+
 int
 ipcqd_broker_start(ipcqd_broker *b, char *err, size_t errlen)
 {
-	char def[600];
-	int  rv;
+	char        def[600];
+	const char *urls[IPCQD_MAX_LISTEN];
+	int         n = 0, rv;
 
 	if ((rv = nng_rep0_open(&b->sock)) != 0) {
 		snprintf(err, errlen, "cannot open socket: %s", nng_strerror(rv));
@@ -292,17 +350,22 @@ ipcqd_broker_start(ipcqd_broker *b, char *err, size_t errlen)
 	nng_pipe_notify(b->sock, NNG_PIPE_EV_REM_POST, br_pipe_cb, b);
 	nng_socket_set_size(b->sock, NNG_OPT_RECVMAXSZ, b->cfg.max_frame);
 	if (b->cfg.nlisten == 0) {
-		if (ipcqd_listen_default_url(def, sizeof(def)) != 0) {
+		if (ipcqd_listen_default_url(def, sizeof(def),
+		        br_share_gid(b), b->cfg.socket_mode) != 0) {
 			snprintf(err, errlen, "cannot prepare the default "
 			                      "runtime directory");
 			return IPCQD_START_FAILED;
 		}
-		if ((rv = br_listen_one(b, def, err, errlen)) != 0) {
-			return rv;
-		}
+		urls[n++] = def;
 	}
 	for (int i = 0; i < b->cfg.nlisten; i++) {
-		if ((rv = br_listen_one(b, b->cfg.listen[i], err, errlen)) != 0) {
+		urls[n++] = b->cfg.listen[i];
+	}
+	if ((rv = br_lock_all(b, urls, n, err, errlen)) != 0) {
+		return rv;
+	}
+	for (int i = 0; i < n; i++) {
+		if ((rv = br_listen_one(b, urls[i], err, errlen)) != 0) {
 			return rv;
 		}
 	}
@@ -360,8 +423,12 @@ ipcqd_broker_stop(ipcqd_broker *b)
 		           "(nanomsg/nng#1543); leaving the rest to exit",
 		    b->cfg.close_timeout_ms);
 		b->leak = 1;
+		br_unlock_all(b);
 		return;
 	}
+	/* Last of the files: a broker waiting for the address may now
+	 * adopt what we left (durable files), and nothing of ours moves. */
+	br_unlock_all(b);
 	ipcqd_broker_lock(b);
 	while ((n = ipcqd_list_first(&b->queues)) != NULL) {
 		ipcqd_broker_delete_queue(b, IPCQD_CONTAINER(n, ipcqd_queue, node));

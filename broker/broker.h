@@ -34,6 +34,7 @@ typedef struct ipcqd_config {
 	int         max_parked;    /* parked requests before EBUSY */
 	size_t      max_parked_bytes; /* payload bytes parked sends hold */
 	int         socket_mode;   /* ipc:// socket file mode */
+	int         socket_gid;    /* --socket-group; -1: none */
 	int         close_timeout_ms; /* give up on nng_close after this */
 	int         probe_ms;      /* listener watchdog period; 0: off */
 	const char *state_dir;     /* durable queues' files; NULL: none */
@@ -62,6 +63,8 @@ typedef struct ipcqd_broker {
 	nng_listener    listeners[IPCQD_MAX_LISTEN];
 	char           *urls[IPCQD_MAX_LISTEN]; /* as listening */
 	char           *ipc_paths[IPCQD_MAX_LISTEN]; /* to unlink */
+	int             lock_fds[IPCQD_MAX_LISTEN];   /* flock()ed, or -1 */
+	char           *lock_paths[IPCQD_MAX_LISTEN]; /* "<socket>.lock" */
 	int             nlisteners; /* the watchdog owns listeners[] while
 	                               it runs */
 	ipcqd_segs      segs;   /* segment names, doorbell, waker */
@@ -101,6 +104,17 @@ int ipcqd_broker_listener_open(ipcqd_broker *b, const char *url,
 
 /* listen.c: resolve, check and prepare one address; see there. */
 int ipcqd_listen_prepare(const char *url, char *err, size_t errlen);
-int ipcqd_listen_default_url(char *buf, size_t len);
+/* The default address ($IPCQ_URL, else the runtime directory's socket,
+ * the directory created and set for the socket's group). */
+int ipcqd_listen_default_url(char *buf, size_t len, int gid,
+    int socket_mode);
+/* Take the exclusive lock of an ipc:// address (nothing for others):
+ * 0 with *fdp >= 0 and *pathp (malloc'ed) to release later,
+ * IPCQD_START_ADDRINUSE when another broker holds it, or
+ * IPCQD_START_FAILED; a message in err. */
+int  ipcqd_listen_lock(const char *url, int *fdp, char **pathp, char *err,
+     size_t errlen);
+/* Remove the lock file, then let go of the lock. fd < 0: nothing. */
+void ipcqd_listen_unlock(int fd, const char *path);
 
 #endif

@@ -1,5 +1,7 @@
 #include "log.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -11,12 +13,57 @@
  * a moment after a change is harmless. */
 static atomic_int log_level = IPCQD_LOG_INFO;
 
+/* Set once by main before threads start, read by the signal loop. */
+static const char *log_path;
+
 static const char *const log_names[] = { "error", "warn", "info", "debug" };
 
 void
 ipcqd_log_set_level(ipcqd_log_level lvl)
 {
 	atomic_store_explicit(&log_level, (int) lvl, memory_order_relaxed);
+}
+
+/* dup2 over fd 2: every writer keeps using stderr, and a line written
+ * while the descriptor is swapped goes whole to the old or the new file. */
+static int
+log_open_path(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY,
+	    0640);
+	int err;
+
+	if (fd < 0) {
+		return -1;
+	}
+	fflush(stderr);
+	if (dup2(fd, STDERR_FILENO) < 0) {
+		err = errno;
+		close(fd);
+		errno = err;
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+int
+ipcqd_log_open(const char *path)
+{
+	if (log_open_path(path) != 0) {
+		return -1;
+	}
+	log_path = path;
+	return 0;
+}
+
+int
+ipcqd_log_reopen(void)
+{
+	if (log_path == NULL) {
+		return 1;
+	}
+	return log_open_path(log_path);
 }
 
 int

@@ -13,6 +13,12 @@ typedef enum ipcqd_log_level {
 } ipcqd_log_level;
 
 void ipcqd_log_set_level(ipcqd_log_level lvl);
+/* Send the log (stderr) to path, appended, created 0640: 0, or -1 with
+ * errno. ipcqd_log_reopen opens the same path again (after a rotation
+ * renamed it): 0, 1 when no --log-file was given, -1 with errno (the
+ * old file stays in use). */
+int  ipcqd_log_open(const char *path);
+int  ipcqd_log_reopen(void);
 /* "error", "warn", "info", "debug" -> level; -1 if unknown. */
 int  ipcqd_log_parse_level(const char *s);
 int  ipcqd_log_enabled(ipcqd_log_level lvl);

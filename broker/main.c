@@ -1,14 +1,17 @@
 /*
- * ipcqd: parse the command line, run a broker until SIGTERM/SIGINT.
+ * ipcqd: parse the command line, run a broker until SIGTERM, SIGINT or
+ * SIGQUIT; SIGHUP reopens the log file and the broker keeps serving.
  *
  * Exit codes (docs/broker.md):
- *   0  clean shutdown after SIGTERM or SIGINT
+ *   0  clean shutdown after SIGTERM, SIGINT or SIGQUIT
  *   1  runtime error (cannot listen, out of memory, ...)
  *   2  usage error
  *   3  address in use: another live broker serves it
  */
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
+#include <stdint.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +30,12 @@ enum {
 	EXIT_ADDRINUSE = 3,
 };
 
+/* Long-only options, numbered clear of the one-letter ones. */
+enum {
+	OPT_LOG_FILE = 0x4c00,
+	OPT_SOCKET_GROUP,
+};
+
 static void
 usage(FILE *f)
 {
@@ -38,6 +47,8 @@ usage(FILE *f)
 	    "                         ipc://$XDG_RUNTIME_DIR/ipcq/ipcqd.sock\n"
 	    "      --ready-fd N       write \"READY\\n\" to fd N once listening\n"
 	    "      --log-level L      error, warn, info (default), debug\n"
+	    "      --log-file PATH    log to PATH (appended) instead of stderr;\n"
+	    "                         SIGHUP reopens it\n"
 	    "      --max-frame BYTES  largest request accepted (default %u)\n"
 	    "      --contexts N       requests received concurrently "
 	    "(default 8)\n"
@@ -47,6 +58,10 @@ usage(FILE *f)
 	    "(default 256 MiB)\n"
 	    "      --socket-mode MODE ipc socket file mode, octal (default "
 	    "0600)\n"
+	    "      --socket-group G   group (name or number) the socket, its\n"
+	    "                         runtime directory and the segments are\n"
+	    "                         shared with (mode 0660 unless "
+	    "--socket-mode)\n"
 	    "      --state-dir DIR    where durable queues keep their files "
 	    "(default: none,\n"
 	    "                         durable queues are refused)\n"
@@ -75,8 +90,29 @@ parse_long(const char *s, long min, long max, long *out)
 	return 0;
 }
 
+/* A group name, or a number: the gid, or -1. */
 static int
-parse_args(int argc, char **argv, ipcqd_config *cfg, int *ready_fd)
+parse_group(const char *s)
+{
+	struct group *g = getgrnam(s);
+	char         *end;
+	long          v;
+
+	if (g != NULL) {
+		return (int) g->gr_gid;
+	}
+	errno = 0;
+	v     = strtol(s, &end, 10); /* a gid is decimal, "010" too */
+	if (errno != 0 || end == s || *end != '\0' || v < 0 ||
+	    v >= INT32_MAX) {
+		return -1;
+	}
+	return (int) v;
+}
+
+static int
+parse_args(int argc, char **argv, ipcqd_config *cfg, int *ready_fd,
+    const char **log_file)
 {
 	static const struct option opts[] = {
 		{ "listen", required_argument, NULL, 'l' },
@@ -90,12 +126,14 @@ parse_args(int argc, char **argv, ipcqd_config *cfg, int *ready_fd)
 		{ "state-dir", required_argument, NULL, 'S' },
 		{ "sync", required_argument, NULL, 'Y' },
 		{ "sync-ms", required_argument, NULL, 'T' },
+		{ "log-file", required_argument, NULL, OPT_LOG_FILE },
+		{ "socket-group", required_argument, NULL, OPT_SOCKET_GROUP },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	long v;
-	int  c, lvl;
+	int  c, lvl, mode_set = 0;
 
 	while ((c = getopt_long(argc, argv, "l:Vh", opts, NULL)) != -1) {
 		switch (c) {
@@ -150,6 +188,7 @@ parse_args(int argc, char **argv, ipcqd_config *cfg, int *ready_fd)
 				goto bad;
 			}
 			cfg->socket_mode = (int) v;
+			mode_set         = 1;
 			break;
 		case 'S':
 			cfg->state_dir = optarg;
@@ -171,6 +210,17 @@ parse_args(int argc, char **argv, ipcqd_config *cfg, int *ready_fd)
 			}
 			cfg->sync_ms = (int) v;
 			break;
+		case OPT_LOG_FILE:
+			*log_file = optarg;
+			break;
+		case OPT_SOCKET_GROUP:
+			if ((cfg->socket_gid = parse_group(optarg)) < 0) {
+				fprintf(stderr, "ipcqd: --socket-group: no group "
+				                "named '%s' (and not a number)\n",
+				    optarg);
+				return -1;
+			}
+			break;
 		case 'V':
 			printf("ipcqd %d.%d.%d (protocol %d)\n", IPCQ_VERSION_MAJOR,
 			    IPCQ_VERSION_MINOR, IPCQ_VERSION_PATCH,
@@ -186,6 +236,14 @@ parse_args(int argc, char **argv, ipcqd_config *cfg, int *ready_fd)
 	}
 	if (optind < argc) {
 		fprintf(stderr, "ipcqd: unexpected argument '%s'\n", argv[optind]);
+		return -1;
+	}
+	if (cfg->socket_gid >= 0 && !mode_set) {
+		cfg->socket_mode = 0660; /* naming a group means admitting it */
+	} else if (cfg->socket_gid >= 0 && (cfg->socket_mode & 0060) != 0060) {
+		fprintf(stderr, "ipcqd: --socket-group needs a --socket-mode "
+		                "that lets the group read and write (e.g. "
+		                "0660)\n");
 		return -1;
 	}
 	return 0;
@@ -209,6 +267,40 @@ signal_ready(int fd)
 	close(fd);
 }
 
+/* SIGHUP (a closed terminal, a supervisor's reload): never a stop. The
+ * only state read from outside is the log file; the rest of the
+ * configuration is the command line, which a reload cannot change. */
+static void
+reload(void)
+{
+	switch (ipcqd_log_reopen()) {
+	case 0:
+		ipcqd_info("SIGHUP: log file reopened");
+		break;
+	case 1:
+		ipcqd_info("SIGHUP: nothing to reload (no --log-file; options "
+		           "come from the command line only)");
+		break;
+	default:
+		ipcqd_error("SIGHUP: cannot reopen the log file: %s; still "
+		            "logging to the old one", strerror(errno));
+		break;
+	}
+}
+
+static const char *
+sig_name(int sig)
+{
+	switch (sig) {
+	case SIGINT:
+		return "SIGINT";
+	case SIGQUIT:
+		return "SIGQUIT";
+	default:
+		return "SIGTERM";
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -216,17 +308,28 @@ main(int argc, char **argv)
 	ipcqd_broker *b;
 	sigset_t      set;
 	char          err[512] = "";
+	const char   *log_file = NULL;
 	int           ready_fd = -1, sig = 0, rv;
 
 	ipcqd_config_init(&cfg);
-	if (parse_args(argc, argv, &cfg, &ready_fd) != 0) {
+	if (parse_args(argc, argv, &cfg, &ready_fd, &log_file) != 0) {
 		return EXIT_USAGE;
 	}
-	/* Block the stop signals before nng starts its threads, so that
-	 * they inherit the mask and only sigwait below sees them. */
+	if (log_file != NULL && ipcqd_log_open(log_file) != 0) {
+		fprintf(stderr, "ipcqd: cannot open --log-file %s: %s\n",
+		    log_file, strerror(errno));
+		return EXIT_RUNTIME;
+	}
+	/* Block the signals we handle before nng starts its threads, so
+	 * that they inherit the mask and only sigwait below sees them.
+	 * SIGHUP's default (and nohup's ignore) is reset: blocked and
+	 * handled, it reaches sigwait and means reload, never a stop. */
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGQUIT);
+	sigaddset(&set, SIGHUP);
+	signal(SIGHUP, SIG_DFL);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	/* Before any segment is mapped: a client that truncates a segment
@@ -247,9 +350,16 @@ main(int argc, char **argv)
 	}
 	ipcqd_info("ready (pid %d)", (int) getpid());
 	signal_ready(ready_fd);
-	while (sigwait(&set, &sig) != 0) {
+	for (;;) {
+		if (sigwait(&set, &sig) != 0) {
+			continue;
+		}
+		if (sig != SIGHUP) {
+			break;
+		}
+		reload();
 	}
-	ipcqd_info("%s: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	ipcqd_info("%s: shutting down", sig_name(sig));
 	ipcqd_broker_stop(b);
 	if (b->leak) {
 		/* nng's threads are stuck closing (see ipcqd_broker_stop):

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -40,30 +41,89 @@ seg_hash(const char *s)
 	return h;
 }
 
-/* Open or create our doorbell and map it. */
+/* How many fresh names a creation tries when a name is taken: another
+ * user cannot predict them, so a second collision means something else
+ * is wrong. */
+#define SEG_NAME_TRIES 8
+
+/* 64 random bits for a name: what makes it unpredictable to another
+ * local user, who could otherwise create it first (/dev/shm is shared). */
+static uint64_t
+seg_random(void)
+{
+	uint64_t r = 0;
+
+	if (getrandom(&r, sizeof(r), 0) != (ssize_t) sizeof(r)) {
+		struct timespec ts;
+		/* No entropy source: still unique, only guessable. */
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		r = seg_hash("") ^ ((uint64_t) ts.tv_nsec << 20) ^
+		    ((uint64_t) getpid() << 40) ^ (uint64_t) ts.tv_sec;
+	}
+	return r;
+}
+
+/* Create a new file under shm_name: O_EXCL (never someone else's file,
+ * never one of ours already in use) and O_NOFOLLOW (never through a
+ * planted link); mode and group set on the descriptor whatever the
+ * umask. -1 with errno on failure. */
+static int
+seg_create_file(const ipcqd_segs *s, const char *shm_name)
+{
+	int         flags = O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+	int         fd, err;
+	struct stat st;
+
+	fd = ipcqd_segs_is_file(shm_name) ? open(shm_name, flags, 0600)
+	                                  : shm_open(shm_name, flags, 0600);
+	if (fd < 0) {
+		return -1;
+	}
+	if (fstat(fd, &st) != 0 || st.st_uid != geteuid() ||
+	    !S_ISREG(st.st_mode) || fchmod(fd, s->file_mode) != 0 ||
+	    (s->gid >= 0 && fchown(fd, (uid_t) -1, (gid_t) s->gid) != 0)) {
+		err = errno != 0 ? errno : EPERM;
+		close(fd);
+		ipcqd_segs_unlink(shm_name);
+		errno = err;
+		return -1;
+	}
+	return fd;
+}
+
+/* Create our doorbell under a fresh name and map it. */
 static int
 seg_bell_open(ipcqd_segs *s)
 {
-	int         fd;
-	void       *p;
-	struct stat st;
+	int   fd = -1;
+	void *p;
 
-	fd = shm_open(s->bell_name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
-	    0600);
+	for (int i = 0; i < SEG_NAME_TRIES && fd < 0; i++) {
+		snprintf(s->bell_name, sizeof(s->bell_name),
+		    "/%sbell-%016" PRIx64, s->prefix, seg_random());
+		if ((fd = seg_create_file(s, s->bell_name)) < 0 &&
+		    errno != EEXIST) {
+			break;
+		}
+	}
 	if (fd < 0) {
-		ipcqd_error("cannot create %s: %s", s->bell_name,
-		    strerror(errno));
+		ipcqd_error("cannot create the doorbell %s: %s", s->bell_name,
+		    strerror(errno != 0 ? errno : EPERM));
+		s->bell_name[0] = '\0';
 		return IPCQ_EPERM;
 	}
-	if (fstat(fd, &st) != 0 || st.st_uid != geteuid() ||
-	    fchmod(fd, 0600) != 0 || ftruncate(fd, 4096) != 0) {
-		ipcqd_error("%s is not ours or cannot be sized", s->bell_name);
+	if (ftruncate(fd, 4096) != 0) {
+		ipcqd_error("cannot size %s: %s", s->bell_name, strerror(errno));
 		close(fd);
-		return IPCQ_EPERM;
+		shm_unlink(s->bell_name);
+		s->bell_name[0] = '\0';
+		return IPCQ_ENOMEM;
 	}
 	p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	close(fd);
 	if (p == MAP_FAILED) {
+		shm_unlink(s->bell_name);
+		s->bell_name[0] = '\0';
 		return IPCQ_ENOMEM;
 	}
 	s->bell          = p;
@@ -100,7 +160,7 @@ seg_state_dir(const char *dir)
 
 int
 ipcqd_segs_init(ipcqd_segs *s, const char *url, const char *state_dir,
-    int sync_mode, int sync_ms)
+    int sync_mode, int sync_ms, int gid)
 {
 	int rv;
 
@@ -109,7 +169,8 @@ ipcqd_segs_init(ipcqd_segs *s, const char *url, const char *state_dir,
 	pthread_cond_init(&s->sync_cv, NULL);
 	snprintf(s->prefix, sizeof(s->prefix), "ipcq-%u-%016" PRIx64 "-",
 	    (unsigned) geteuid(), seg_hash(url));
-	snprintf(s->bell_name, sizeof(s->bell_name), "/%sbell", s->prefix);
+	s->gid       = gid;
+	s->file_mode = gid >= 0 ? 0660 : 0600;
 	s->next_id   = 1;
 	s->sync_mode = sync_mode;
 	s->sync_ms   = sync_ms;
@@ -152,7 +213,6 @@ ipcqd_segs_create(ipcqd_segs *s, const char *name,
 	int              fd, rv;
 
 	ipcqd_queue_seg_params(&p, name, o);
-	p.queue_id  = s->next_id;
 	p.sync_mode = s->sync_mode;
 	p.sync_ms   = (uint32_t) s->sync_ms;
 
@@ -160,20 +220,29 @@ ipcqd_segs_create(ipcqd_segs *s, const char *name,
 	if (o->durable && s->state_dir[0] == '\0') {
 		return IPCQ_ENOTSUP;
 	}
-	if (o->durable) {
-		snprintf(shm_name, len, "%s/%s%" PRIu64, s->state_dir, s->prefix,
-		    s->next_id++);
-	} else {
-		snprintf(shm_name, len, "/%s%" PRIu64, s->prefix, s->next_id++);
+	fd = -1;
+	for (int i = 0; i < SEG_NAME_TRIES && fd < 0; i++) {
+		/* <id>-<random>: the id keeps adoption's numbering, the
+		 * random part keeps the name from being taken first. */
+		if (o->durable) {
+			snprintf(shm_name, len, "%s/%s%" PRIu64 "-%016" PRIx64,
+			    s->state_dir, s->prefix, s->next_id, seg_random());
+		} else {
+			snprintf(shm_name, len, "/%s%" PRIu64 "-%016" PRIx64,
+			    s->prefix, s->next_id, seg_random());
+		}
+		p.queue_id = s->next_id++;
+		if ((fd = seg_create_file(s, shm_name)) < 0 && errno != EEXIST) {
+			break;
+		}
 	}
-	/* O_EXCL: a name is never reused, and never someone else's. */
-	fd = seg_open(shm_name, O_RDWR | O_CREAT | O_EXCL, 0600);
 	if (fd < 0) {
+		int err = errno;
 		ipcqd_error("cannot create segment %s: %s", shm_name,
-		    strerror(errno));
-		return errno == EEXIST ? IPCQ_EINTERNAL : IPCQ_ENOMEM;
+		    strerror(err));
+		shm_name[0] = '\0';
+		return err == EEXIST ? IPCQ_EINTERNAL : IPCQ_ENOMEM;
 	}
-	fchmod(fd, 0600); /* whatever the umask */
 	rv = ipcqi_seg_create(seg, fd, &p);
 	if (rv != 0) {
 		close(fd);
@@ -216,7 +285,9 @@ seg_adopt_one(ipcqd_segs *s, ipcqd_broker *b, const char *dir,
 	} else {
 		snprintf(shm_name, sizeof(shm_name), "%s/%s", dir, file);
 	}
-	fd = seg_open(shm_name, O_RDWR, 0);
+	/* O_NONBLOCK: a FIFO planted under one of our names must not
+	 * hang the start; the owner check below rejects it. */
+	fd = seg_open(shm_name, O_RDWR | O_NONBLOCK, 0);
 	if (fd < 0) {
 		return;
 	}
@@ -224,6 +295,11 @@ seg_adopt_one(ipcqd_segs *s, ipcqd_broker *b, const char *dir,
 	    st.st_uid != geteuid()) {
 		close(fd); /* not ours after all: never touch it */
 		return;
+	}
+	/* Ours: it takes this instance's access rule (--socket-group). */
+	(void) fchmod(fd, s->file_mode);
+	if (s->gid >= 0) {
+		(void) fchown(fd, (uid_t) -1, (gid_t) s->gid);
 	}
 	rv = ipcqi_seg_map(&seg, fd, NULL);
 	if (rv != 0 || dir == NULL) {
@@ -279,6 +355,23 @@ seg_adopt_one(ipcqd_segs *s, ipcqd_broker *b, const char *dir,
 	    ipcqi_seg_corrupt(&seg) ? " QUARANTINED: corrupt" : "");
 }
 
+/* A doorbell of an earlier instance of ours (it crashed): nobody rings
+ * it any more. Removed only if it is a regular file of our uid. */
+static void
+seg_drop_old_bell(const ipcqd_segs *s, const char *file)
+{
+	char        path[600];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s", SEG_DIR, file);
+	if (strcmp(s->bell_name + 1, file) != 0 && lstat(path, &st) == 0 &&
+	    S_ISREG(st.st_mode) && st.st_uid == geteuid()) {
+		ipcqd_info("removing the doorbell of an earlier instance: /%s",
+		    file);
+		shm_unlink(path + strlen(SEG_DIR));
+	}
+}
+
 /* Adopt our files in dir (NULL: /dev/shm, as POSIX shm names). */
 static void
 seg_adopt_dir(ipcqd_segs *s, ipcqd_broker *b, const char *dir)
@@ -291,8 +384,13 @@ seg_adopt_dir(ipcqd_segs *s, ipcqd_broker *b, const char *dir)
 		return;
 	}
 	while ((e = readdir(d)) != NULL) {
-		if (strncmp(e->d_name, s->prefix, plen) != 0 ||
-		    strcmp(e->d_name + plen, "bell") == 0) {
+		if (strncmp(e->d_name, s->prefix, plen) != 0) {
+			continue;
+		}
+		if (strncmp(e->d_name + plen, "bell", 4) == 0) {
+			if (dir == NULL) {
+				seg_drop_old_bell(s, e->d_name);
+			}
 			continue;
 		}
 		seg_adopt_one(s, b, dir, e->d_name);

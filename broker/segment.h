@@ -4,11 +4,15 @@
  * thread that turns a shared-memory client's change into a pump of the
  * queue's parked socket requests.
  *
- * Names are the broker's, never a user's: "/ipcq-<uid>-<tag>-<id>" for
- * a queue and "/ipcq-<uid>-<tag>-bell" for the doorbell, where tag is a
- * hash of the broker's first listening address (so a broker restarted on
- * the same address finds its segments, and brokers on other addresses
- * never touch them) and id a number unique within the tag. Mode 0600.
+ * Names are the broker's, never a user's: "/ipcq-<uid>-<tag>-<id>-<rnd>"
+ * for a queue and "/ipcq-<uid>-<tag>-bell-<rnd>" for the doorbell, where
+ * tag is a hash of the broker's first listening address (so a broker
+ * restarted on the same address finds its segments, and brokers on other
+ * addresses never touch them), id a number unique within the tag and rnd
+ * 64 random bits, so that another local user cannot create a name before
+ * us. Every file is created O_EXCL|O_NOFOLLOW (a taken name is retried
+ * under a new one, never opened) and checked to be ours. Mode 0600, or
+ * 0660 with the --socket-group group.
  */
 #ifndef IPCQD_SEGMENT_H
 #define IPCQD_SEGMENT_H
@@ -32,18 +36,21 @@ typedef struct ipcqd_segs {
 	pthread_cond_t  sync_cv;
 	int             sync_stop;
 	uint64_t    next_id;    /* broker lock */
+	int         gid;        /* group of every file, -1: our own */
+	int         file_mode;  /* 0600, or 0660 with a group */
 	ipcqi_bell *bell;       /* mapped doorbell, NULL if none */
-	char        bell_name[80];
+	char        bell_name[96];
 	pthread_t   waker;
 	int         waker_on;
 	int         stop; /* atomic: the waker should exit */
 } ipcqd_segs;
 
-/* Derive names from the broker's first address and create the doorbell
- * (an existing one of ours is reused); check or create the state
- * directory (NULL: durable queues are refused). 0 or an ipcq error. */
+/* Derive names from the broker's first address and create a new
+ * doorbell; check or create the state directory (NULL: durable queues
+ * are refused). gid >= 0: every file is 0660 in that group (clients of
+ * --socket-group map them), else 0600. 0 or an ipcq error. */
 int ipcqd_segs_init(ipcqd_segs *s, const char *url, const char *state_dir,
-    int sync_mode, int sync_ms);
+    int sync_mode, int sync_ms, int gid);
 
 /* Create the segment file of a new queue and map it: in /dev/shm, or a
  * file in the state directory for a durable queue (IPCQ_ENOTSUP without

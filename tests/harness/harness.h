@@ -92,11 +92,19 @@ th_broker *th_main_broker(void);
 int th_broker_start(th_broker *b, const char *url, const char *const *args,
     int timeout_ms);
 
+/* th_broker_start in two steps, to start several brokers at once: launch
+ * returns the read end of its ready pipe, await (which closes it) returns
+ * as th_broker_start does. url NULL (both): no --listen, the broker's
+ * default address ($IPCQ_URL, else the runtime directory's socket). */
+int th_broker_launch(th_broker *b, const char *url, const char *const *args);
+int th_broker_await(th_broker *b, int ready_fd, int timeout_ms);
+
 /* Send sig and reap; returns the wait status. Fails the test if the
  * broker does not exit within timeout_ms. */
 int th_broker_signal_wait(th_broker *b, int sig, int timeout_ms);
 
-/* SIGTERM, then assert exit status 0 and that sock_path is gone. */
+/* SIGTERM, then assert exit status 0 and that sock_path and its lock
+ * file (sock_path.lock) are gone. */
 void th_broker_stop_ok(th_broker *b, const char *sock_path);
 
 /* Print the tail of a broker's log to stderr (for failure diagnosis). */

@@ -4,6 +4,7 @@
  */
 #include "harness.h"
 #include "th_internal.h"
+#include "ipcqi_common.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -71,8 +72,10 @@ broker_argv(const char **argv, const char *url, const char *const *args)
 	int         n     = 0;
 
 	argv[n++] = IPCQ_TEST_BROKER;
-	argv[n++] = "--listen";
-	argv[n++] = url;
+	if (url != NULL) {
+		argv[n++] = "--listen";
+		argv[n++] = url;
+	}
 	argv[n++] = "--ready-fd";
 	argv[n++] = "3";
 	argv[n++] = "--log-level";
@@ -85,17 +88,21 @@ broker_argv(const char **argv, const char *url, const char *const *args)
 }
 
 int
-th_broker_start(th_broker *b, const char *url, const char *const *args,
-    int timeout_ms)
+th_broker_launch(th_broker *b, const char *url, const char *const *args)
 {
 	const char      *argv[TH_BROKER_ARGS_MAX];
 	int              rp[2];
 	struct thi_spawn sp = { .argv = argv, .fd_in = -1, .fd_out = -1 };
-	int              ready;
+	char             def[600];
 
 	thi_env_need();
 	memset(b, 0, sizeof(*b));
 	broker_argv(argv, url, args);
+	if (url == NULL) {
+		/* The broker's default address, by the rule it uses. */
+		ck_assert_int_eq(ipcqi_default_url(def, sizeof(def)), 0);
+		url = def;
+	}
 	snprintf(b->log, sizeof(b->log), "%s/broker-%d.log", th_dir(),
 	    ++broker_seq);
 	sp.fd_err = open(b->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
@@ -109,9 +116,15 @@ th_broker_start(th_broker *b, const char *url, const char *const *args,
 	close(rp[1]);
 	close(sp.fd_err);
 	thi_broker_register(b->pid, url);
+	return rp[0];
+}
 
-	ready = broker_read_ready(rp[0], th_now_ms() + timeout_ms);
-	close(rp[0]);
+int
+th_broker_await(th_broker *b, int ready_fd, int timeout_ms)
+{
+	int ready = broker_read_ready(ready_fd, th_now_ms() + timeout_ms);
+
+	close(ready_fd);
 	if (ready == 1) {
 		return 0;
 	}
@@ -124,6 +137,13 @@ th_broker_start(th_broker *b, const char *url, const char *const *args,
 	ck_abort_msg("broker %d: neither READY nor exit within %d ms",
 	    (int) b->pid, timeout_ms);
 	return -1;
+}
+
+int
+th_broker_start(th_broker *b, const char *url, const char *const *args,
+    int timeout_ms)
+{
+	return th_broker_await(b, th_broker_launch(b, url, args), timeout_ms);
 }
 
 int
@@ -149,6 +169,7 @@ void
 th_broker_stop_ok(th_broker *b, const char *sock_path)
 {
 	struct stat st;
+	char        lock[600];
 	int         status = th_broker_signal_wait(b, SIGTERM, 15000);
 
 	if (th_exit_code(status) != 0) {
@@ -159,6 +180,9 @@ th_broker_stop_ok(th_broker *b, const char *sock_path)
 	    th_exit_code(status));
 	ck_assert_msg(stat(sock_path, &st) != 0 && errno == ENOENT,
 	    "socket %s still exists after the broker exited", sock_path);
+	snprintf(lock, sizeof(lock), "%s.lock", sock_path);
+	ck_assert_msg(stat(lock, &st) != 0 && errno == ENOENT,
+	    "lock file %s still exists after the broker exited", lock);
 }
 
 void

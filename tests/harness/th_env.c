@@ -21,7 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define TH_BROKERS_MAX 16
+#define TH_BROKERS_MAX 256
 #define TH_SHM_MAX     512
 #define TH_SHM_DIR     "/dev/shm"
 

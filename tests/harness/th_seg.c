@@ -38,7 +38,7 @@ th_seg_map(const char *queue, ipcqi_seg *seg, char *path, size_t len)
 	while (!found && (e = readdir(d)) != NULL) {
 		int fd;
 		if (strncmp(e->d_name, prefix, strlen(prefix)) != 0 ||
-		    strcmp(e->d_name + strlen(prefix), "bell") == 0) {
+		    strncmp(e->d_name + strlen(prefix), "bell", 4) == 0) {
 			continue;
 		}
 		snprintf(file, sizeof(file), "/dev/shm/%s", e->d_name);

@@ -58,7 +58,7 @@ count_segments(void)
 	ck_assert_ptr_nonnull(d);
 	while ((e = readdir(d)) != NULL) {
 		if (strncmp(e->d_name, prefix, strlen(prefix)) == 0 &&
-		    strcmp(e->d_name + strlen(prefix), "bell") != 0) {
+		    strncmp(e->d_name + strlen(prefix), "bell", 4) != 0) {
 			n++;
 		}
 	}
