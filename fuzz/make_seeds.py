@@ -204,13 +204,13 @@ def rec(state, payload=b"", holder=0, lease=0, deliveries=0, size=None):
 def seg_header(head, tail, scan, ready=0, ready_bytes=0, leased=0,
                leased_bytes=0, writing=0, writing_bytes=0, next_lease=1,
                qstate=0):
-    """Header bytes 0..4096 as the target overlays them: 320.. only
-    (0..255 with flags bit 0; the lock at 256.. is never used)."""
-    h = bytearray(HDR)
-    struct.pack_into("<16Q", h, 320, head, tail, scan, ready, ready_bytes,
+    """Header bytes 320..511 (positions, counters, state), as the target
+    lays them over the header."""
+    h = bytearray(192)
+    struct.pack_into("<16Q", h, 0, head, tail, scan, ready, ready_bytes,
                      leased, leased_bytes, writing, writing_bytes,
                      next_lease, 0, 0, 0, 0, 0, 0)
-    struct.pack_into("<I", h, 448, qstate)
+    struct.pack_into("<I", h, 448 - 320, qstate)
     return bytes(h)
 
 
@@ -255,6 +255,11 @@ def segment_seeds():
                            seg_header(544, 608 + 64, 544) ,
                            rec(2, b"after-wrap") + b"\0" * (544 - 64) +
                            rec(5, size=64) + b"\0" * 32),
+        # A READY record that ends exactly at the end of the ring (tail
+        # and counters derived from the records: flags bit 1).
+        "ring-end": segment(ctrl[:6] + [2], [op(0), op(2), op(5, 20), op(0)],
+                            seg_header(544, 608, 544, 1, 32),
+                            b"\0" * 544 + rec(2, b"e" * 32)),
         "lying-counters": segment(ctrl, [op(0), op(11), op(7, 0, 2),
                                          op(4, 0, 0)],
                                   seg_header(0, n, 0, 9, 9999, 0, 0, 0, 0),
@@ -264,7 +269,7 @@ def segment_seeds():
                               rec(2, b"a", size=4096) + rec(9, b"b")),
         "raw-header": segment([3, 0, 1, 63, 0, 1, 1], [op(5, 8), op(0)],
                               raw_header(608, 4, 256, 64, 1) +
-                              seg_header(0, 0, 0)[256:]),
+                              seg_header(0, 0, 0)),
     }
 
 # --------------------------------------------------------------------- cli

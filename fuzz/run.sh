@@ -29,10 +29,7 @@ for t in $targets; do
     work=$build/corpus/$t
     arts=$build/artifacts
     mkdir -p "$work" "$arts"
-    case $t in
-    segment) maxlen=16384 ;;
-    *) maxlen=8192 ;;
-    esac
+    extra="-max_len=8192"
     echo "fuzz: $t: replaying $(ls "$seeds" | wc -l) committed inputs"
     # shellcheck disable=SC2086
     "$bin" $common -runs=0 -artifact_prefix="$arts/$t-" "$seeds" \
@@ -44,7 +41,7 @@ for t in $targets; do
     [ "$seconds" -gt 0 ] || continue
     echo "fuzz: $t: fuzzing for $seconds s"
     # shellcheck disable=SC2086
-    "$bin" $common -max_total_time="$seconds" -max_len=$maxlen \
+    "$bin" $common -max_total_time="$seconds" $extra \
         -dict="$here/$t.dict" -artifact_prefix="$arts/$t-" \
         "$work" "$seeds" >"$build/$t-fuzz.log" 2>&1 || {
         tail -n 60 "$build/$t-fuzz.log"
