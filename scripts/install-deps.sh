@@ -2,7 +2,7 @@
 # Install the Debian 12 packages ipcq needs to build, test and demo, if
 # missing. Idempotent; needs root or sudo only when something is missing.
 set -eu
-PKGS="cmake make gcc pkg-config libnng-dev libprotobuf-c-dev protobuf-c-compiler check python3 python3-protobuf python3-venv python3-setuptools nng-utils protobuf-compiler"
+PKGS="cmake make gcc pkg-config libnng-dev libprotobuf-c-dev protobuf-c-compiler check python3 python3-protobuf python3-venv python3-setuptools nng-utils protobuf-compiler clang-14 libclang-rt-14-dev"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
