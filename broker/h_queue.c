@@ -1,6 +1,7 @@
 /*
  * Handlers for a queue's lifecycle: open, detach, end, close.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "handlers.h"
@@ -93,23 +94,48 @@ ipcqd_h_opts_to_wire(Ipcq__V1__QueueOptions *w, const ipcqd_queue_opts *o)
 	w->durable            = o->durable != 0;
 }
 
-/* A declaration matches when the options it asks for, with the same
- * defaults and adjustments applied, are the queue's. */
+/* The first option of the open that contradicts the existing queue
+ * (docs/api.md, "Options of an existing queue"): its name and both
+ * values in msg, and true; false when none does. The open's options get
+ * exactly what creation would apply (defaults, max_message_bytes lowered
+ * to max_bytes), then an option counts when it was given: every one
+ * under declare (0 is then "the default", compared like any value),
+ * else only the non-zero ones (0 is "whatever the queue has"). */
 static bool
-hq_opts_match(const ipcqd_queue_opts *have, const Ipcq__V1__QueueOptions *w)
+hq_opts_conflict(const ipcqd_queue_opts *have, const Ipcq__V1__QueueOptions *w,
+    bool declare, char *msg, size_t len)
 {
-	ipcqd_queue_opts want;
+	ipcqd_queue_opts want, given;
 
 	hq_opts_from_wire(&want, w);
+	given = want;
 	if (ipcqd_queue_opts_normalize(&want) != 0) {
-		return false;
+		snprintf(msg, len, "invalid options never match");
+		return true;
 	}
-	return want.max_messages == have->max_messages &&
-	    want.max_bytes == have->max_bytes &&
-	    want.max_message_bytes == have->max_message_bytes &&
-	    want.full_policy == have->full_policy &&
-	    want.expected_producers == have->expected_producers &&
-	    (want.durable != 0) == (have->durable != 0);
+#define HQ_CHECK(f)                                                        \
+	if ((declare || given.f != 0) && want.f != have->f) {              \
+		snprintf(msg, len, #f " is %llu, not %llu",                   \
+		    (unsigned long long) have->f,                          \
+		    (unsigned long long) want.f);                          \
+		return true;                                               \
+	}
+	HQ_CHECK(max_messages)
+	HQ_CHECK(max_bytes)
+	/* Lowered to max_bytes on both sides: given alone, it may still
+	 * match a queue whose max_bytes lowered it. */
+	HQ_CHECK(max_message_bytes)
+	HQ_CHECK(full_policy)
+	HQ_CHECK(expected_producers)
+#undef HQ_CHECK
+	if ((declare || given.durable) &&
+	    (want.durable != 0) != (have->durable != 0)) {
+		snprintf(msg, len, "durable is %s, not %s",
+		    have->durable ? "true" : "false",
+		    want.durable ? "true" : "false");
+		return true;
+	}
+	return false;
 }
 
 /* Find or create the queue; an error reply and NULL on failure. */
@@ -122,9 +148,14 @@ hq_get_queue(ipcqd_broker *b, ipcqd_ctx *cx, const Ipcq__V1__OpenRequest *o,
 	int              rv;
 
 	if (q != NULL) {
-		if (o->declare && !hq_opts_match(&q->opts, o->options)) {
+		char why[160];
+		if (hq_opts_conflict(&q->opts, o->options, o->declare, why,
+		        sizeof(why))) {
+			/* RabbitMQ's PRECONDITION_FAILED: a later opener
+			 * must not believe the queue has its options. */
 			*result = ipcqd_reply_error(cx, IPCQ_EEXIST,
-			    "queue %s exists with different options", q->name);
+			    "queue %s exists with different options: %s",
+			    q->name, why);
 			return NULL;
 		}
 		return q;
