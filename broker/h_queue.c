@@ -94,11 +94,24 @@ ipcqd_h_opts_to_wire(Ipcq__V1__QueueOptions *w, const ipcqd_queue_opts *o)
 	w->durable            = o->durable != 0;
 }
 
-/* The first option of the open that contradicts the existing queue
- * (docs/api.md, "Options of an existing queue"): its name and both
- * values in msg, and true; false when none does. The open's options get
+/* One option: true, and its name and both values in msg, if the open
+ * gave it and it differs from the queue's. */
+static bool
+hq_differs(const char *name, bool given, uint64_t have, uint64_t want,
+    char *msg, size_t len)
+{
+	if (!given || have == want) {
+		return false;
+	}
+	snprintf(msg, len, "%s is %llu, not %llu", name,
+	    (unsigned long long) have, (unsigned long long) want);
+	return true;
+}
+
+/* Whether the open's options contradict the existing queue's (docs/api.md,
+ * "Options of an existing queue"); msg says how. The open's options get
  * exactly what creation would apply (defaults, max_message_bytes lowered
- * to max_bytes), then an option counts when it was given: every one
+ * to max_bytes); then an option counts when it was given: every one
  * under declare (0 is then "the default", compared like any value),
  * else only the non-zero ones (0 is "whatever the queue has"). */
 static bool
@@ -113,29 +126,21 @@ hq_opts_conflict(const ipcqd_queue_opts *have, const Ipcq__V1__QueueOptions *w,
 		snprintf(msg, len, "invalid options never match");
 		return true;
 	}
-#define HQ_CHECK(f)                                                        \
-	if ((declare || given.f != 0) && want.f != have->f) {              \
-		snprintf(msg, len, #f " is %llu, not %llu",                   \
-		    (unsigned long long) have->f,                          \
-		    (unsigned long long) want.f);                          \
-		return true;                                               \
-	}
-	HQ_CHECK(max_messages)
-	HQ_CHECK(max_bytes)
-	/* Lowered to max_bytes on both sides: given alone, it may still
-	 * match a queue whose max_bytes lowered it. */
-	HQ_CHECK(max_message_bytes)
-	HQ_CHECK(full_policy)
-	HQ_CHECK(expected_producers)
-#undef HQ_CHECK
-	if ((declare || given.durable) &&
-	    (want.durable != 0) != (have->durable != 0)) {
-		snprintf(msg, len, "durable is %s, not %s",
-		    have->durable ? "true" : "false",
-		    want.durable ? "true" : "false");
-		return true;
-	}
-	return false;
+	return hq_differs("max_messages", declare || given.max_messages != 0,
+	           have->max_messages, want.max_messages, msg, len) ||
+	    hq_differs("max_bytes", declare || given.max_bytes != 0,
+	        have->max_bytes, want.max_bytes, msg, len) ||
+	    hq_differs("max_message_bytes",
+	        declare || given.max_message_bytes != 0,
+	        have->max_message_bytes, want.max_message_bytes, msg, len) ||
+	    hq_differs("full_policy", declare || given.full_policy != 0,
+	        (uint64_t) have->full_policy, (uint64_t) want.full_policy, msg,
+	        len) ||
+	    hq_differs("expected_producers",
+	        declare || given.expected_producers != 0,
+	        have->expected_producers, want.expected_producers, msg, len) ||
+	    hq_differs("durable", declare || given.durable != 0,
+	        have->durable != 0, want.durable != 0, msg, len);
 }
 
 /* Find or create the queue; an error reply and NULL on failure. */
