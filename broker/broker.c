@@ -260,10 +260,11 @@ br_segments_start(ipcqd_broker *b, char *err, size_t errlen)
  * address (docs/broker.md, "Shutdown"): a durable file always; a
  * /dev/shm queue while it holds messages or leases, as a crash would
  * have kept it, unless --discard-on-exit. Decided under the segment
- * lock, and a queue that goes is marked deleted there: a shared-memory
- * client's send racing the stop either lands in a kept queue or fails,
- * never vanishes. A lock we cannot have (a stopped client holds it, or
- * the segment is corrupt) means we cannot look: keep it. */
+ * lock, and a queue that goes is marked STOPPED there: a shared-memory
+ * client's send racing the stop either lands in a kept queue or fails
+ * with IPCQ_ECONNLOST (the broker is going), never vanishes. A lock we
+ * cannot have (a stopped client holds it, or the segment is corrupt)
+ * means we cannot look: keep it. */
 static bool
 br_keep_on_stop(const ipcqd_broker *b, ipcqd_queue *q)
 {
@@ -278,7 +279,7 @@ br_keep_on_stop(const ipcqd_broker *b, ipcqd_queue *q)
 	}
 	keep = !b->cfg.discard_on_exit && h->ready + h->leased > 0;
 	if (!keep) {
-		h->qstate |= IPCQI_QS_DELETED | IPCQI_QS_ENDED;
+		h->qstate |= IPCQI_QS_STOPPED;
 		ipcqi_seg_wake_data(&q->seg, 0);
 		ipcqi_seg_wake_space(&q->seg, 0);
 	}

@@ -73,6 +73,9 @@ typedef struct ipcqi_seg_rec {
 #define IPCQI_QS_ABANDONED 0x4u /* producers left without ending */
 #define IPCQI_QS_CORRUPT   0x8u /* failed a check: quarantined */
 #define IPCQI_QS_DELETED   0x10u /* the queue was deleted */
+#define IPCQI_QS_STOPPED   0x20u /* removed by the broker's clean stop
+                                    (it was empty): reconnect, as after
+                                    a lost connection */
 
 #define IPCQI_SEG_SLEEPER_SLOTS 64
 #define IPCQI_SLEEP_RECV        1u

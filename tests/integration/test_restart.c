@@ -275,6 +275,11 @@ START_TEST(clean_stop_keeps_queues_holding_messages)
 	th_broker_stop_ok(th_main_broker(), th_sock());
 	ck_assert_int_eq(count_segments(&bell), 1);
 	ck_assert_int_eq(bell, 0);
+	/* The broker went, not the queue: a late send (on the removed
+	 * segment, or already on the socket) says the connection is lost. */
+	int rv = ipcq_queue_send(e, "late", 4, 0);
+	ck_assert_msg(rv == IPCQ_ECONNLOST || rv == IPCQ_ENOBROKER,
+	    "late send: %s", ipcq_err_name(rv));
 	for (int i = 0; i < 10; i++) {
 		ipcq_msg_free(m[i]);
 	}
