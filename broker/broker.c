@@ -17,6 +17,7 @@
 #include "ipcq.h"
 #include "ipcqi_close.h"
 #include "log.h"
+#include "queue_int.h"
 #include "server.h"
 #include "session.h"
 #include "watchdog.h"
@@ -284,26 +285,65 @@ br_segments_start(ipcqd_broker *b, char *err, size_t errlen)
 	return 0;
 }
 
-/* A clean stop leaves nothing in /dev/shm: the segment files go now
- * (mappings stay valid until the queues are freed). Durable queues'
- * files stay, synced. */
+/* Whether a clean stop keeps q's segment for the next start on this
+ * address (docs/broker.md, "Shutdown"): a durable file always; a
+ * /dev/shm queue while it holds messages or leases, as a crash would
+ * have kept it, unless --discard-on-exit. Decided under the segment
+ * lock, and a queue that goes is marked STOPPED there: a shared-memory
+ * client's send racing the stop either lands in a kept queue or fails
+ * with IPCQ_ECONNLOST (the broker is going), never vanishes. A lock we
+ * cannot have (a stopped client holds it, or the segment is corrupt)
+ * means we cannot look: keep it. */
+static bool
+br_keep_on_stop(const ipcqd_broker *b, ipcqd_queue *q)
+{
+	ipcqi_seg_hdr *h = q->seg.hdr;
+	bool           keep;
+
+	if (q->opts.durable) {
+		return true;
+	}
+	if (ipcqd_qu_lock(q) != 0) {
+		return !b->cfg.discard_on_exit;
+	}
+	keep = !b->cfg.discard_on_exit && h->ready + h->leased > 0;
+	if (!keep) {
+		h->qstate |= IPCQI_QS_STOPPED;
+		ipcqi_seg_wake_data(&q->seg, 0);
+		ipcqi_seg_wake_space(&q->seg, 0);
+	}
+	ipcqi_seg_unlock(&q->seg);
+	return keep;
+}
+
+/* Empty queues' segments go now (mappings stay valid until the queues
+ * are freed); kept ones stay as they are, for adoption. */
 static void
 br_segments_stop(ipcqd_broker *b)
 {
+	int kept = 0;
+
 	ipcqd_segs_fini(&b->segs); /* waker joined first: it takes the lock */
 	ipcqd_broker_lock(b);
 	for (ipcqd_node *n = b->queues.next; n != &b->queues; n = n->next) {
 		ipcqd_queue *q = IPCQD_CONTAINER(n, ipcqd_queue, node);
-		q->keep = true;
-		if (q->opts.durable && q->fd >= 0) {
-			(void) fdatasync(q->fd);
+		q->bell        = NULL; /* unmapped by ipcqd_segs_fini */
+		q->keep        = br_keep_on_stop(b, q);
+		if (q->keep) {
+			kept++;
+			if (q->fd >= 0) {
+				(void) fdatasync(q->fd);
+			}
 		} else {
 			ipcqd_segs_unlink(q->shm_name);
 		}
 		q->shm_name[0] = '\0';
-		q->bell        = NULL; /* unmapped by ipcqd_segs_fini */
 	}
 	ipcqd_broker_unlock(b);
+	if (kept > 0) {
+		ipcqd_info("kept %d queue(s) holding messages or durable for "
+		           "the next start", kept);
+	}
 }
 
 /* Lock every ipc:// address before anything else: the loser of two

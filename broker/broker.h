@@ -40,6 +40,8 @@ typedef struct ipcqd_config {
 	const char *state_dir;     /* durable queues' files; NULL: none */
 	int         sync_mode;     /* IPCQI_SYNC_* for durable queues */
 	int         sync_ms;       /* IPCQI_SYNC_BATCH period */
+	int         discard_on_exit; /* a clean stop removes every /dev/shm
+	                                queue, not only the empty ones */
 } ipcqd_config;
 
 void ipcqd_config_init(ipcqd_config *cfg);

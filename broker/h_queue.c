@@ -1,6 +1,7 @@
 /*
  * Handlers for a queue's lifecycle: open, detach, end, close.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "handlers.h"
@@ -93,23 +94,53 @@ ipcqd_h_opts_to_wire(Ipcq__V1__QueueOptions *w, const ipcqd_queue_opts *o)
 	w->durable            = o->durable != 0;
 }
 
-/* A declaration matches when the options it asks for, with the same
- * defaults and adjustments applied, are the queue's. */
+/* One option: true, and its name and both values in msg, if the open
+ * gave it and it differs from the queue's. */
 static bool
-hq_opts_match(const ipcqd_queue_opts *have, const Ipcq__V1__QueueOptions *w)
+hq_differs(const char *name, bool given, uint64_t have, uint64_t want,
+    char *msg, size_t len)
 {
-	ipcqd_queue_opts want;
-
-	hq_opts_from_wire(&want, w);
-	if (ipcqd_queue_opts_normalize(&want) != 0) {
+	if (!given || have == want) {
 		return false;
 	}
-	return want.max_messages == have->max_messages &&
-	    want.max_bytes == have->max_bytes &&
-	    want.max_message_bytes == have->max_message_bytes &&
-	    want.full_policy == have->full_policy &&
-	    want.expected_producers == have->expected_producers &&
-	    (want.durable != 0) == (have->durable != 0);
+	snprintf(msg, len, "%s is %llu, not %llu", name,
+	    (unsigned long long) have, (unsigned long long) want);
+	return true;
+}
+
+/* Whether the open's options contradict the existing queue's (docs/api.md,
+ * "Options of an existing queue"); msg says how. The open's options get
+ * exactly what creation would apply (defaults, max_message_bytes lowered
+ * to max_bytes); then an option counts when it was given: every one
+ * under declare (0 is then "the default", compared like any value),
+ * else only the non-zero ones (0 is "whatever the queue has"). */
+static bool
+hq_opts_conflict(const ipcqd_queue_opts *have, const Ipcq__V1__QueueOptions *w,
+    bool declare, char *msg, size_t len)
+{
+	ipcqd_queue_opts want, given;
+
+	hq_opts_from_wire(&want, w);
+	given = want;
+	if (ipcqd_queue_opts_normalize(&want) != 0) {
+		snprintf(msg, len, "invalid options never match");
+		return true;
+	}
+	return hq_differs("max_messages", declare || given.max_messages != 0,
+	           have->max_messages, want.max_messages, msg, len) ||
+	    hq_differs("max_bytes", declare || given.max_bytes != 0,
+	        have->max_bytes, want.max_bytes, msg, len) ||
+	    hq_differs("max_message_bytes",
+	        declare || given.max_message_bytes != 0,
+	        have->max_message_bytes, want.max_message_bytes, msg, len) ||
+	    hq_differs("full_policy", declare || given.full_policy != 0,
+	        (uint64_t) have->full_policy, (uint64_t) want.full_policy, msg,
+	        len) ||
+	    hq_differs("expected_producers",
+	        declare || given.expected_producers != 0,
+	        have->expected_producers, want.expected_producers, msg, len) ||
+	    hq_differs("durable", declare || given.durable != 0,
+	        have->durable != 0, want.durable != 0, msg, len);
 }
 
 /* Find or create the queue; an error reply and NULL on failure. */
@@ -122,9 +153,14 @@ hq_get_queue(ipcqd_broker *b, ipcqd_ctx *cx, const Ipcq__V1__OpenRequest *o,
 	int              rv;
 
 	if (q != NULL) {
-		if (o->declare && !hq_opts_match(&q->opts, o->options)) {
+		char why[160];
+		if (hq_opts_conflict(&q->opts, o->options, o->declare, why,
+		        sizeof(why))) {
+			/* RabbitMQ's PRECONDITION_FAILED: a later opener
+			 * must not believe the queue has its options. */
 			*result = ipcqd_reply_error(cx, IPCQ_EEXIST,
-			    "queue %s exists with different options", q->name);
+			    "queue %s exists with different options: %s",
+			    q->name, why);
 			return NULL;
 		}
 		return q;

@@ -68,6 +68,9 @@ usage(FILE *f)
 	    "      --sync POLICY      durable queues: none, batch (default), "
 	    "always\n"
 	    "      --sync-ms MS       batch: sync every MS ms (default 1000)\n"
+	    "      --discard-on-exit  a clean stop removes every queue, also\n"
+	    "                         those holding messages (default: kept\n"
+	    "                         for the next start)\n"
 	    "  -V, --version          print the version\n"
 	    "  -h, --help             this help\n"
 	    "exit codes: 0 clean shutdown, 1 runtime error, 2 usage, "
@@ -128,6 +131,7 @@ parse_args(int argc, char **argv, ipcqd_config *cfg, int *ready_fd,
 		{ "sync-ms", required_argument, NULL, 'T' },
 		{ "log-file", required_argument, NULL, OPT_LOG_FILE },
 		{ "socket-group", required_argument, NULL, OPT_SOCKET_GROUP },
+		{ "discard-on-exit", no_argument, NULL, 'D' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -220,6 +224,9 @@ parse_args(int argc, char **argv, ipcqd_config *cfg, int *ready_fd,
 				    optarg);
 				return -1;
 			}
+			break;
+		case 'D':
+			cfg->discard_on_exit = 1;
 			break;
 		case 'V':
 			printf("ipcqd %d.%d.%d (protocol %d)\n", IPCQ_VERSION_MAJOR,

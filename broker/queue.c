@@ -121,12 +121,25 @@ ipcqd_queue_from_seg(const ipcqi_seg *seg, const char *shm_name)
 	q->opts.full_policy        = (int) hd->full_policy;
 	q->opts.expected_producers = hd->expected_producers;
 	q->opts.durable            = hd->durable != 0;
-	/* An adopted queue keeps its end; producers and sessions are
-	 * gone with the old broker. */
-	q->ended  = (hd->qstate & IPCQI_QS_ENDED) != 0;
-	q->closed = (hd->qstate & IPCQI_QS_CLOSED) != 0;
-	/* Abandoned stays abandoned until a producer attaches. */
-	q->producers_lost = (hd->qstate & IPCQI_QS_ABANDONED) != 0;
+	/* An adopted queue keeps its end and its producer counts
+	 * (docs/shm.md, "End of stream across a restart"). */
+	q->ended           = (hd->qstate & IPCQI_QS_ENDED) != 0;
+	q->closed          = (hd->qstate & IPCQI_QS_CLOSED) != 0;
+	q->producers_ended = hd->producers_ended;
+	/* The old instance's attached producers were attached through
+	 * connections to it, and those are gone: they count as lost, as
+	 * after any dropped connection. One that is alive reconnects, and
+	 * libipcq re-opens its handle: it is attached again and its end
+	 * counts; one that died with the broker stays lost, so a drained
+	 * queue says EABANDONED instead of leaving consumers waiting. */
+	uint64_t lost = (uint64_t) hd->producers_lost + hd->producers_attached;
+	q->producers_lost = lost > UINT32_MAX ? UINT32_MAX : (uint32_t) lost;
+	if (q->producers_lost == 0 && (hd->qstate & IPCQI_QS_ABANDONED) != 0) {
+		q->producers_lost = 1; /* a file from before the counts */
+	}
+	/* Written back (attached 0) at the first lock: the waker retries
+	 * dirty queues at once. */
+	q->state_dirty = hd->producers_attached != 0;
 	return q;
 }
 
@@ -246,6 +259,11 @@ ipcqd_qu_write_state(ipcqd_queue *q)
 	uint32_t mask = IPCQI_QS_ENDED | IPCQI_QS_CLOSED | IPCQI_QS_ABANDONED;
 
 	q->state_dirty = false;
+	/* The counts behind the state, for a broker that adopts the
+	 * segment after this one (queue_from_seg). */
+	q->seg.hdr->producers_attached = q->producers_live;
+	q->seg.hdr->producers_ended    = q->producers_ended;
+	q->seg.hdr->producers_lost     = q->producers_lost;
 	if ((q->seg.hdr->qstate & mask) != want) {
 		q->seg.hdr->qstate = (q->seg.hdr->qstate & ~mask) | want;
 		ipcqi_seg_wake_data(&q->seg, 0);

@@ -30,6 +30,8 @@ _Static_assert(offsetof(ipcqi_seg_hdr, lock) == 256, "hdr lock");
 _Static_assert(sizeof(pthread_mutex_t) <= 64, "mutex fits its line");
 _Static_assert(offsetof(ipcqi_seg_hdr, head) == 320, "hdr state");
 _Static_assert(offsetof(ipcqi_seg_hdr, qstate) == 448, "hdr qstate");
+_Static_assert(offsetof(ipcqi_seg_hdr, producers_attached) == 464,
+    "hdr producer counts");
 _Static_assert(offsetof(ipcqi_seg_hdr, data_seq) == 512, "hdr data_seq");
 _Static_assert(offsetof(ipcqi_seg_hdr, space_seq) == 576, "hdr space_seq");
 _Static_assert(offsetof(ipcqi_seg_hdr, broker_pending) == 640,

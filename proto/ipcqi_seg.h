@@ -73,6 +73,9 @@ typedef struct ipcqi_seg_rec {
 #define IPCQI_QS_ABANDONED 0x4u /* producers left without ending */
 #define IPCQI_QS_CORRUPT   0x8u /* failed a check: quarantined */
 #define IPCQI_QS_DELETED   0x10u /* the queue was deleted */
+#define IPCQI_QS_STOPPED   0x20u /* removed by the broker's clean stop
+                                    (it was empty): reconnect, as after
+                                    a lost connection */
 
 #define IPCQI_SEG_SLEEPER_SLOTS 64
 #define IPCQI_SLEEP_RECV        1u
@@ -123,7 +126,15 @@ typedef struct ipcqi_seg_hdr {
 	uint32_t broker_watch; /* IPCQI_WATCH_* (broker writes) */
 	uint32_t data_sleepers;  /* 1: someone may sleep on data_seq */
 	uint32_t space_sleepers; /* 1: someone may sleep on space_seq */
-	uint8_t  pad2[512 - 464];
+	/* At 464: the producer counts the end-of-stream rule depends on
+	 * (broker writes, with qstate), so that a broker restarted after
+	 * a crash, or after a clean stop that kept the queue, goes on
+	 * counting (docs/shm.md, "End of stream across a restart"). Zero
+	 * in a file an older broker wrote: nothing counted, as it knew. */
+	uint32_t producers_attached; /* attached, not ended */
+	uint32_t producers_ended;    /* ended their stream */
+	uint32_t producers_lost;     /* left without ending */
+	uint8_t  pad2[512 - 476];
 
 	/* At 512, 576, 640: futex words, one cache line each. Bumped (after
 	 * the state change, under the lock) and woken when the state they

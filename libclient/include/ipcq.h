@@ -184,8 +184,11 @@ typedef struct ipcq_queue_opts {
 	 * queue for up to spin_us microseconds before it sleeps, trading a
 	 * busy core for wake-up latency (0, the default: sleep at once). */
 	uint32_t spin_us;
-	/* The rest applies when this open creates the queue; 0 = broker
-	 * default (docs/api.md lists the defaults). */
+	/* The rest are the queue's options: this open sets them when it
+	 * creates the queue (0 = broker default, listed in docs/api.md).
+	 * For an existing queue, every non-zero one is "given" and must be
+	 * the queue's, else the open fails with IPCQ_EEXIST; 0 accepts what
+	 * the queue has (docs/api.md, "Options of an existing queue"). */
 	uint64_t max_messages;      /* bound on ready + leased messages */
 	uint64_t max_bytes;         /* bound on ready + leased bytes */
 	uint32_t max_message_bytes; /* largest payload */
@@ -195,8 +198,8 @@ typedef struct ipcq_queue_opts {
 	 * a slow one attaches does not end it). 0: it ends when a producer
 	 * ends and no other producer is attached. */
 	uint32_t expected_producers;
-	/* Non-zero: the queue must not exist with other options; an
-	 * existing queue with different options gives IPCQ_EEXIST. */
+	/* Non-zero: every option counts as given, 0 meaning the default:
+	 * an existing queue with any other option gives IPCQ_EEXIST. */
 	int declare;
 	/* Non-zero when this open creates the queue: it keeps its segment in
 	 * a file under the broker's --state-dir, so its messages survive a
@@ -210,6 +213,9 @@ void ipcq_queue_opts_init(ipcq_queue_opts *opts);
 
 /* Attach to the queue called name, creating it if needed. name must match
  * [A-Za-z0-9][A-Za-z0-9._-]{0,127} (else IPCQ_EBADNAME). opts may be NULL.
+ * An existing queue whose options contradict the ones opts gives
+ * (non-zero, or all of them with declare) is IPCQ_EEXIST, and nothing is
+ * attached; NULL or all-zero options accept the queue as it is.
  * On success *q is a handle owned by the caller (ipcq_queue_close); on
  * failure the broker keeps no handle of it (the queue may have been
  * created). The transport is chosen here (enum ipcq_transport). Blocks

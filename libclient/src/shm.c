@@ -204,11 +204,17 @@ ipcqi_shm_fini(ipcq_queue *q)
 int
 ipcqi_shm_lock(ipcqi_shm *m)
 {
-	int rv = ipcqi_seg_lock(&m->seg);
+	int      rv = ipcqi_seg_lock(&m->seg);
+	uint32_t qs = rv == 0 ? m->seg.hdr->qstate : 0;
 
-	if (rv == 0 && (m->seg.hdr->qstate & IPCQI_QS_DELETED)) {
+	if (qs & (IPCQI_QS_STOPPED | IPCQI_QS_DELETED)) {
 		ipcqi_seg_unlock(&m->seg);
-		return IPCQ_EDELETED;
+		/* A stopping broker removes its empty queues: the broker is
+		 * going, not the queue; the caller's next call reconnects
+		 * (the restarted broker creates the queue again). Checked
+		 * first: the broker marks the segment deleted as well when
+		 * it frees the queue. */
+		return (qs & IPCQI_QS_STOPPED) ? IPCQ_ECONNLOST : IPCQ_EDELETED;
 	}
 	return rv;
 }

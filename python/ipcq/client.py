@@ -359,10 +359,14 @@ class Client:
 
         role: "auto" (default), "producer", "consumer", "both" or the
         ROLE_* bits; ack: "auto" or "explicit"; full_policy: "block",
-        "fail" or "drop_oldest". The bounds and policy apply when this
-        call creates the queue (0: broker default); declare=True makes an
-        existing queue with other options an EEXIST error; durable=True
-        keeps a queue this call creates in the broker's --state-dir."""
+        "fail" or "drop_oldest". The bounds, policy, expected_producers
+        and durable set the options of a queue this call creates (0:
+        broker default); for an existing queue each one given (non-zero,
+        a policy other than "block", durable=True) must be the queue's,
+        else EEXIST naming the option; left out, it accepts the queue's.
+        declare=True compares every option, 0 meaning the default;
+        durable=True keeps a queue this call creates in the broker's
+        --state-dir."""
         kw = dict(role=role, ack=ack, max_messages=max_messages,
                   max_bytes=max_bytes, max_message_bytes=max_message_bytes,
                   full_policy=full_policy,

@@ -13,8 +13,10 @@
  *   th_end()     checked-fixture teardown: a fresh peer process does an
  *                open+send+recv round trip (the broker still serves), the
  *                broker gets SIGTERM and must exit 0 and remove its socket,
- *                nothing the broker created is left in /dev/shm, the
- *                directory is removed.
+ *                what the broker left in /dev/shm must be exactly the
+ *                segments of queues holding messages or leases (a clean
+ *                stop keeps those for the next start; docs/broker.md),
+ *                which are then removed, as is the directory.
  *
  * Processes are started with fork+exec only (nothing but dup2/exec in the
  * child), so a test that has initialised nng in-process may still spawn.

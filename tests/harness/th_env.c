@@ -238,6 +238,16 @@ shm_is_ours(const char *name)
 	return base != NULL && strstr(name, base + 1) != NULL;
 }
 
+/* A clean stop keeps a queue that holds messages or leases, for the
+ * next start (docs/broker.md, "Shutdown"): such a segment may stay (it
+ * is removed by env_cleanup); an empty one, a deleted one, the doorbell
+ * or anything else of ours may not. */
+static int
+shm_may_stay(const char *name)
+{
+	return shm_is_segment(name) && th_seg_file_holds_messages(name);
+}
+
 static void
 shm_check(void)
 {
@@ -246,7 +256,7 @@ shm_check(void)
 	char   left[512] = "";
 
 	for (size_t i = 0; i < n; i++) {
-		if (shm_is_ours(now[i]) &&
+		if (shm_is_ours(now[i]) && !shm_may_stay(now[i]) &&
 		    strlen(left) + strlen(now[i]) + 2 < sizeof(left)) {
 			strcat(left, " ");
 			strcat(left, now[i]);

@@ -54,3 +54,24 @@ th_seg_map(const char *queue, ipcqi_seg *seg, char *path, size_t len)
 		snprintf(path, len, "%s", file);
 	}
 }
+
+int
+th_seg_file_holds_messages(const char *file)
+{
+	char      path[600];
+	ipcqi_seg seg;
+	int       fd, holds = 0;
+
+	snprintf(path, sizeof(path), "/dev/shm/%s", file);
+	if ((fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW)) < 0) {
+		return 0;
+	}
+	if (ipcqi_seg_map(&seg, fd, NULL) == 0) {
+		/* The broker is gone: nobody else writes the counters. */
+		holds = (seg.hdr->qstate & IPCQI_QS_DELETED) == 0 &&
+		    seg.hdr->ready + seg.hdr->leased > 0;
+		ipcqi_seg_unmap(&seg);
+	}
+	close(fd);
+	return holds;
+}

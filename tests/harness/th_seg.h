@@ -17,4 +17,9 @@ void th_seg_prefix(const char *url, char *buf, size_t len);
  * /dev/shm) in path if not NULL. Fails the test if there is none. */
 void th_seg_map(const char *queue, ipcqi_seg *seg, char *path, size_t len);
 
+/* Whether /dev/shm/<file> is a valid, undeleted queue segment that holds
+ * messages or leases: what a broker's clean stop keeps (docs/broker.md,
+ * "Shutdown"). */
+int th_seg_file_holds_messages(const char *file);
+
 #endif

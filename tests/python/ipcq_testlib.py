@@ -92,7 +92,8 @@ class Broker:
 
     def restart(self):
         """Stop (returns that exit status) and start a new broker on the
-        same addresses: every connection drops, every queue is gone."""
+        same addresses: every connection drops; queues that held messages
+        or leases are kept and adopted, empty ones are gone."""
         rc = self._terminate()
         self._start()
         return rc
@@ -103,7 +104,23 @@ class Broker:
         self._cleanup()
         return rc
 
+    def segments(self):
+        """This broker's names in /dev/shm (its segments are named after
+        its first address: docs/shm.md)."""
+        h = 1469598103934665603                  # FNV-1a 64, as the broker
+        for b in self.url.encode():
+            h = ((h ^ b) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
+        prefix = "ipcq-%d-%016x-" % (os.geteuid(), h)
+        return [n for n in os.listdir("/dev/shm") if n.startswith(prefix)]
+
     def _cleanup(self):
+        # A clean stop keeps the queues that still hold messages (for
+        # the next start): the test is over, remove them.
+        for n in self.segments():
+            try:
+                os.unlink(os.path.join("/dev/shm", n))
+            except OSError:
+                pass
         self.stderr.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 

@@ -83,6 +83,8 @@ class Aio(BrokerTestCase):
                 await parked    # the client saw the drop
             await q.send("y")   # reconnects, re-opens "ar"
             self.assertEqual((await q.stats())["max_messages"], 5)
+            # The clean stop kept "ar" with "x" for the new broker.
+            self.assertEqual((await q.recv(timeout=5)).text, "x")
             self.assertEqual((await q.recv(timeout=5)).text, "y")
             await c.close()
 

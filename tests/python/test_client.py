@@ -190,6 +190,21 @@ class Errors(BrokerTestCase):
         with self.assertRaises(errors.EABANDONED):
             list(cons)          # iteration raises other errors
 
+    def test_given_options_must_match_existing_queue(self):
+        c = self.client()
+        cons = c.queue("opts")                 # created with defaults
+        with self.assertRaises(errors.EEXIST) as cm:
+            c.queue("opts", role="producer", expected_producers=2)
+        self.assertIn("expected_producers is 0, not 2", cm.exception.detail)
+        self.assertRaises(errors.EEXIST, c.queue, "opts",
+                          full_policy="drop_oldest")
+        self.assertRaises(errors.EEXIST, c.queue, "opts", max_messages=5)
+        self.assertEqual(c.stats("opts")["producers"], 0)
+        with c.queue("opts", role="producer") as p:   # no options: accepted
+            p.send(b"one")
+        self.assertEqual(cons.recv(timeout=5).data, b"one")
+        c.queue("opts", max_messages=100000).close()  # the queue's value
+
     def test_no_broker(self):
         with self.assertRaises(errors.ENOBROKER) as cm:
             ipcq.Client("ipc://%s/none.sock" % self.broker.dir,
@@ -283,11 +298,16 @@ class Reconnect(BrokerTestCase):
         self.assertEqual(self.broker.restart(), 0)
         t.join(30)              # returns once the client saw the drop
         self.assertEqual([type(e) for e in lost], [errors.ECONNLOST])
-        # The next call reconnects and re-opens the handle: the new
-        # broker re-creates the queue with the same options.
+        # The next call reconnects and re-opens the handle. The clean
+        # stop kept "rq" (it held a lease) and the new broker adopted it
+        # with its options; the empty "other" is gone.
         q.send("after")
         self.assertEqual(q.stats()["max_messages"], 7)
         self.assertRaises(errors.ENOLEASE, q.ack, m)   # lease died
+        m1 = q.recv(timeout=5)
+        self.assertEqual(m1.text, "before")            # redelivered
+        self.assertTrue(m1.redelivered)
+        q.ack(m1)
         m2 = q.recv(timeout=5)
         self.assertEqual(m2.text, "after")
         q.ack(m2)
