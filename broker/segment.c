@@ -22,6 +22,9 @@
 /* Where POSIX shm objects live on Linux (glibc's shm_open). */
 #define SEG_DIR "/dev/shm"
 
+/* Suffix of a durable file set aside at adoption (seg_discard). */
+#define SEG_ASIDE ".unreadable"
+
 /* How long adoption waits for a segment lock a client holds. */
 #define SEG_ADOPT_WAIT_MS 1000
 
@@ -199,6 +202,37 @@ ipcqd_segs_unlink(const char *shm_name)
 	}
 }
 
+/* An unreadable (or duplicate) file of ours found at adoption: a
+ * /dev/shm object is removed; a durable file is the user's data, so it
+ * is renamed aside (SEG_ASIDE suffix: never adopted again) for the
+ * operator to inspect. The log says which happened, or why neither. */
+static void
+seg_discard(const char *shm_name)
+{
+	char aside[820];
+
+	if (!ipcqd_segs_is_file(shm_name)) {
+		if (shm_unlink(shm_name) == 0) {
+			ipcqd_error("segment %s is unreadable or a duplicate: "
+			            "removed", shm_name);
+		} else {
+			ipcqd_error("segment %s is unreadable or a duplicate; "
+			            "cannot remove it: %s", shm_name,
+			    strerror(errno));
+		}
+		return;
+	}
+	snprintf(aside, sizeof(aside), "%s%s", shm_name, SEG_ASIDE);
+	if (rename(shm_name, aside) == 0) {
+		ipcqd_error("durable file %s is unreadable or a duplicate: "
+		            "renamed to %s", shm_name, aside);
+	} else {
+		ipcqd_error("durable file %s is unreadable or a duplicate; "
+		            "cannot rename it to %s: %s", shm_name, aside,
+		    strerror(errno));
+	}
+}
+
 /* Map one file of ours and make it a queue again. */
 static void
 seg_adopt_one(ipcqd_segs *s, ipcqd_broker *b, const char *dir,
@@ -238,12 +272,10 @@ seg_adopt_one(ipcqd_segs *s, ipcqd_broker *b, const char *dir,
 	if (rv != 0 || !ipcqi_name_valid(seg.hdr->name) ||
 	    (seg.hdr->qstate & IPCQI_QS_DELETED) != 0 ||
 	    ipcqd_broker_find_queue(b, seg.hdr->name) != NULL) {
-		ipcqd_error("segment %s is unreadable or a duplicate: removed",
-		    shm_name);
 		if (rv == 0) {
 			ipcqi_seg_unmap(&seg);
 		}
-		shm_unlink(shm_name);
+		seg_discard(shm_name);
 		return;
 	}
 	if ((q = ipcqd_queue_from_seg(&seg, shm_name)) == NULL) {
@@ -291,8 +323,12 @@ seg_adopt_dir(ipcqd_segs *s, ipcqd_broker *b, const char *dir)
 		return;
 	}
 	while ((e = readdir(d)) != NULL) {
+		/* Ours are <prefix><id>: not the bell, not a file set
+		 * aside (<prefix><id>.unreadable). */
 		if (strncmp(e->d_name, s->prefix, plen) != 0 ||
-		    strcmp(e->d_name + plen, "bell") == 0) {
+		    e->d_name[plen] == '\0' ||
+		    strspn(e->d_name + plen, "0123456789") !=
+		        strlen(e->d_name + plen)) {
 			continue;
 		}
 		seg_adopt_one(s, b, dir, e->d_name);

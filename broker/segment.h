@@ -64,7 +64,8 @@ int ipcqd_segs_is_file(const char *shm_name);
 /* Adopt every segment of ours left by an earlier instance: each valid
  * one becomes a queue again (its leases and unfinished loans returned:
  * their holders died with that instance); an unreadable one of ours is
- * removed; files of other users, other tags or other layout versions are
+ * removed (/dev/shm) or renamed aside to <name>.unreadable (a durable
+ * file); files of other users, other tags or other layout versions are
  * left alone. Broker lock held. Returns the number adopted. */
 int ipcqd_segs_adopt(ipcqd_segs *s, struct ipcqd_broker *b);
 
