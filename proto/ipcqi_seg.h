@@ -254,8 +254,14 @@ bool ipcqi_seg_corrupt(const ipcqi_seg *s);
 /* All with the lock held. */
 
 /* Whether a message of len bytes fits the queue's bounds (ready +
- * leased) and the ring's free space now. */
-bool ipcqi_seg_fits(const ipcqi_seg *s, uint32_t len);
+ * leased) and the ring's free space now. False (and the segment
+ * quarantined) if the counters do not check out. */
+bool ipcqi_seg_fits(ipcqi_seg *s, uint32_t len);
+
+/* Whether head, tail and the ready/leased/writing counters check out:
+ * each within the queue's bounds, and together no more than the ring
+ * between head and tail holds. If not, the segment is quarantined. */
+bool ipcqi_seg_counts_ok(ipcqi_seg *s);
 
 /* Append a READY record holding a copy of data. IPCQ_EFULL if it does
  * not fit (callers apply the full policy first). */

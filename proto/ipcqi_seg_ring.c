@@ -121,21 +121,48 @@ seg_room(const ipcqi_seg *s, uint64_t size, uint64_t *pad)
 }
 
 bool
-ipcqi_seg_fits(const ipcqi_seg *s, uint32_t len)
+ipcqi_seg_counts_ok(ipcqi_seg *s)
 {
 	const ipcqi_seg_hdr *h = s->hdr;
-	uint64_t             count = h->ready + h->leased + h->writing;
-	uint64_t bytes = h->ready_bytes + h->leased_bytes + h->writing_bytes;
-	uint64_t pad;
+	uint64_t             count, bytes;
 
-	/* Scribbled bounds must not read as "full": a sender would wait for
-	 * space that never comes instead of learning of the corruption. */
-	if (h->head > h->tail || h->tail - h->head > s->ring_bytes) {
-		__atomic_fetch_or(&s->hdr->qstate, IPCQI_QS_CORRUPT,
-		    __ATOMIC_RELEASE);
+	/* Each counter alone within the bounds (so that the sums below
+	 * cannot overflow), and together within what the ring holds: every
+	 * message counted occupies a header and its payload in [head,
+	 * tail). A scribbled counter would otherwise read as "full" (a
+	 * sender waits for space that never comes) or as messages that do
+	 * not exist. */
+	if (h->ready > s->max_messages || h->leased > s->max_messages ||
+	    h->writing > s->max_messages || h->ready_bytes > s->max_bytes ||
+	    h->leased_bytes > s->max_bytes || h->writing_bytes > s->max_bytes ||
+	    h->head > h->tail || h->tail - h->head > s->ring_bytes) {
+		goto bad;
+	}
+	count = h->ready + h->leased + h->writing;
+	bytes = h->ready_bytes + h->leased_bytes + h->writing_bytes;
+	if (count > s->max_messages || bytes > s->max_bytes ||
+	    count * IPCQI_SEG_REC_BYTES + bytes > h->tail - h->head) {
+		goto bad;
+	}
+	return true;
+bad:
+	ipcqi_seg_quarantine(s);
+	return false;
+}
+
+bool
+ipcqi_seg_fits(ipcqi_seg *s, uint32_t len)
+{
+	const ipcqi_seg_hdr *h = s->hdr;
+	uint64_t             pad;
+
+	/* Scribbled positions or counters must not read as "full". */
+	if (!ipcqi_seg_counts_ok(s)) {
 		return false;
 	}
-	return count + 1 <= s->max_messages && bytes + len <= s->max_bytes &&
+	return h->ready + h->leased + h->writing + 1 <= s->max_messages &&
+	    h->ready_bytes + h->leased_bytes + h->writing_bytes + len <=
+	        s->max_bytes &&
 	    seg_room(s, seg_size_for(len), &pad);
 }
 
@@ -258,7 +285,7 @@ seg_first_ready(ipcqi_seg *s, uint64_t *pos)
 {
 	ipcqi_seg_hdr *h = s->hdr;
 
-	if (!seg_bounds_ok(s) || h->ready == 0) {
+	if (!ipcqi_seg_counts_ok(s) || h->ready == 0) {
 		return NULL;
 	}
 	for (uint64_t p = h->scan < h->head ? h->head : h->scan; p < h->tail;) {
