@@ -4,6 +4,7 @@
  */
 #include "broker.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -267,7 +268,12 @@ br_segments_stop(ipcqd_broker *b)
 		ipcqd_queue *q = IPCQD_CONTAINER(n, ipcqd_queue, node);
 		q->keep = true;
 		if (q->opts.durable && q->fd >= 0) {
-			(void) fdatasync(q->fd);
+			/* Under the lock, but nothing else runs any more: the
+			 * server is quiesced and the waker joined. */
+			if (fdatasync(q->fd) != 0) {
+				ipcqd_error("queue %s: disk sync at stop failed: "
+				            "%s", q->name, strerror(errno));
+			}
 		} else {
 			ipcqd_segs_unlink(q->shm_name);
 		}

@@ -385,6 +385,25 @@ seg_waker(void *arg)
 	return NULL;
 }
 
+void
+ipcqd_segs_sync_failed(ipcqd_broker *b, const char *queue, int err,
+    const char *what)
+{
+	ipcqd_queue *q;
+
+	ipcqd_broker_lock(b);
+	if ((q = ipcqd_broker_find_queue(b, queue)) != NULL) {
+		q->sync_errors++;
+		/* A batch sync is tried again at the next period even if
+		 * nothing changed meanwhile. */
+		q->synced = UINT64_MAX;
+	}
+	ipcqd_broker_unlock(b);
+	ipcqd_error("queue %s: disk sync failed: %s; %s (recent sends may "
+	            "not be on disk; stats sync_errors counts it)",
+	    queue, strerror(err), what);
+}
+
 /* A durable queue's change count: it moved if any of these did. */
 static uint64_t
 seg_changes(const ipcqd_queue *q)
@@ -411,6 +430,7 @@ seg_syncer(void *arg)
 	for (;;) {
 		struct timespec ts;
 		int             fds[64], n = 0, stop;
+		char            names[64][IPCQI_NAME_MAX + 1];
 
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_sec += s->sync_ms / 1000;
@@ -436,12 +456,16 @@ seg_syncer(void *arg)
 			}
 			if ((fds[n] = dup(q->fd)) >= 0) {
 				q->synced = c;
+				snprintf(names[n], sizeof(names[n]), "%s", q->name);
 				n++;
 			}
 		}
 		ipcqd_broker_unlock(b);
 		for (int i = 0; i < n; i++) {
-			(void) fdatasync(fds[i]);
+			if (fdatasync(fds[i]) != 0) {
+				ipcqd_segs_sync_failed(b, names[i], errno,
+				    "the periodic (--sync batch) sync");
+			}
 			close(fds[i]);
 		}
 		if (stop) {

@@ -69,6 +69,12 @@ int ipcqd_segs_is_file(const char *shm_name);
  * left alone. Broker lock held. Returns the number adopted. */
 int ipcqd_segs_adopt(ipcqd_segs *s, struct ipcqd_broker *b);
 
+/* A disk sync of queue's file failed with errno err (broker lock NOT
+ * held; taken here): counted in the queue's stats (sync_errors) and
+ * logged with what failed. */
+void ipcqd_segs_sync_failed(struct ipcqd_broker *b, const char *queue,
+    int err, const char *what);
+
 /* Start / stop the waker thread (stop also removes the doorbell), and
  * the syncer of durable queues (IPCQI_SYNC_BATCH). */
 int  ipcqd_segs_start_waker(ipcqd_segs *s, struct ipcqd_broker *b);

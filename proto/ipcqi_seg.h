@@ -201,9 +201,16 @@ typedef struct ipcqi_seg_params {
 #define IPCQI_SYNC_BATCH  1 /* the broker syncs every sync_ms */
 #define IPCQI_SYNC_ALWAYS 2 /* a send returns after its record is synced */
 
-/* After records were added (lock held): under IPCQI_SYNC_ALWAYS, write
- * the segment's dirty pages to disk before the send is acknowledged. */
-void ipcqi_seg_sync_sent(ipcqi_seg *s);
+/* Whether a send on this segment must reach the disk before it returns
+ * (a durable queue under IPCQI_SYNC_ALWAYS). */
+bool ipcqi_seg_sync_always(const ipcqi_seg *s);
+
+/* After records were added, with the lock NOT held (a sync can take
+ * long, and every other user of the segment would wait for it): under
+ * IPCQI_SYNC_ALWAYS, write the segment's dirty pages to disk. 0, or
+ * IPCQ_EIO if the sync failed: what was sent stays queued, it is only
+ * not known to be on disk. */
+int ipcqi_seg_sync(ipcqi_seg *s);
 
 /* ------------------------------------------------ mapping (ipcqi_seg.c) */
 
