@@ -291,7 +291,16 @@ seg_adopt_one(ipcqd_segs *s, ipcqd_broker *b, const char *dir,
 	 * holds the lock: then the returns wait for it (queue_lock.c). */
 	rv = ipcqi_seg_lock_timed(&q->seg, SEG_ADOPT_WAIT_MS);
 	if (rv == 0) {
-		ipcqi_seg_return_holder(&q->seg, 0);
+		uint64_t bad;
+		/* Returns the leases; checks every record (and its checksum:
+		 * a durable file may have rotted on disk meanwhile). */
+		if (ipcqi_seg_adopt(&q->seg, &bad) != 0) {
+			ipcqd_error("segment %s: record at file offset %" PRIu64
+			            " is damaged (failed its %s): queue %s "
+			            "quarantined, nothing of it is delivered",
+			    shm_name, bad, q->seg.sums ? "checksum" : "checks",
+			    q->name);
+		}
 		q->seg.hdr->broker_watch   = 0;
 		q->seg.hdr->broker_pending = 0;
 		ipcqi_seg_unlock(&q->seg);

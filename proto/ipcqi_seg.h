@@ -29,6 +29,18 @@
  * fails marks the segment corrupt and every operation on it then fails
  * with IPCQ_ECORRUPT.
  *
+ * Checksums (durable segments only, hdr->durable): the last 4 bytes of
+ * every record's slot (its size includes them) hold the CRC-32C of its
+ * position, size, len and payload, written before the record becomes
+ * READY and checked before it is handed out and when a broker adopts the
+ * file. The position in the sum means a stale slot of an earlier lap
+ * never passes. state, deliveries, holder and lease change in place and
+ * are not summed: they are checked by the rules (a state outside the
+ * set quarantines; a WRITING record flipped to LEASED still fails its
+ * sum, having none). A record that fails quarantines the queue and its
+ * file offset is kept in hdr->bad_offset for the broker's log.
+ * Non-durable segments skip the sum (memory does not rot on its own).
+ *
  * Layout change checklist: bump IPCQI_SEG_VERSION; update the
  * _Static_asserts in ipcqi_seg.c and the table in docs/shm.md; a broker
  * that finds an older version at start-up leaves the file alone.
@@ -44,10 +56,11 @@
 #include "ipcqi_common.h"
 
 #define IPCQI_SEG_MAGIC     0x53514349u /* "ICQS" */
-#define IPCQI_SEG_VERSION   1u
+#define IPCQI_SEG_VERSION   2u /* 2: durable records carry a CRC-32C */
 #define IPCQI_SEG_HDR_BYTES 4096u
 #define IPCQI_SEG_REC_BYTES 32u /* record header */
 #define IPCQI_SEG_ALIGN     32u /* record sizes and positions */
+#define IPCQI_SEG_SUM_BYTES 4u  /* durable: a record's checksum, last */
 
 /* Record states. */
 enum ipcqi_rec_state {
@@ -104,7 +117,9 @@ typedef struct ipcqi_seg_hdr {
 	uint32_t durable;
 	uint32_t sync_mode; /* IPCQI_SYNC_*: when a durable send reaches disk */
 	uint32_t sync_ms;   /* IPCQI_SYNC_BATCH: the broker's period */
-	uint8_t  pad0[256 - 224];
+	uint64_t bad_offset; /* file offset of a record that failed its
+	                        checksum (0: none); set with quarantine */
+	uint8_t  pad0[256 - 232];
 
 	/* At 256: the lock. */
 	pthread_mutex_t lock;
@@ -169,6 +184,7 @@ typedef struct ipcqi_seg {
 	uint64_t       max_bytes;
 	uint32_t       max_message_bytes;
 	int            full_policy;
+	bool           sums; /* durable: records carry a checksum */
 } ipcqi_seg;
 
 /* What a take hands out: where the record is and a copy of its header
@@ -252,6 +268,14 @@ bool ipcqi_seg_owner_stopped(const ipcqi_seg *s);
  * a record does not check out. */
 int ipcqi_seg_repair(ipcqi_seg *s);
 
+/* A segment just adopted by a restarted broker (lock held): counters
+ * rebuilt from the records (they are derived data, and a file that
+ * outlived an OS crash may hold a header older than its records), every
+ * lease and loan of the old instance returned, every deliverable
+ * record's checksum checked. IPCQ_ECORRUPT (quarantined; *bad_offset:
+ * the file offset of the first bad record, 0 if unknown) or 0. */
+int ipcqi_seg_adopt(ipcqi_seg *s, uint64_t *bad_offset);
+
 /* Mark corrupt (lock held or not: a single store). */
 void ipcqi_seg_quarantine(ipcqi_seg *s);
 
@@ -314,6 +338,13 @@ bool ipcqi_seg_drop_oldest(ipcqi_seg *s);
 
 /* Discard every READY record; returns the count (counted as purged). */
 uint64_t ipcqi_seg_purge(ipcqi_seg *s);
+
+/* Durable records' checksums (ipcqi_seg_sum.c; nothing without
+ * s->sums). Write the sum of the whole record at pos (before it
+ * becomes READY); check it (false: the segment is quarantined and
+ * hdr->bad_offset set). */
+void ipcqi_seg_sum_write(const ipcqi_seg *s, uint64_t pos, ipcqi_seg_rec *r);
+bool ipcqi_seg_sum_ok(ipcqi_seg *s, uint64_t pos, const ipcqi_seg_rec *r);
 
 /* --------------------------------- queue rules (ipcqi_seg_queue.c) */
 /* The rules of send and recv that both paths apply (lock held). */

@@ -18,10 +18,12 @@
 #include "ipcq.h"
 #include "ipcqi_seg.h"
 
+/* A record's size: header, payload, a durable record's sum, rounded. */
 static uint64_t
-seg_size_for(uint32_t len)
+seg_size_for(const ipcqi_seg *s, uint32_t len)
 {
-	uint64_t n = (uint64_t) IPCQI_SEG_REC_BYTES + len;
+	uint64_t n = (uint64_t) IPCQI_SEG_REC_BYTES + len +
+	    (s->sums ? IPCQI_SEG_SUM_BYTES : 0);
 
 	return (n + IPCQI_SEG_ALIGN - 1) & ~(uint64_t) (IPCQI_SEG_ALIGN - 1);
 }
@@ -46,7 +48,8 @@ seg_rec(ipcqi_seg *s, uint64_t pos)
 	    off + r->size > s->ring_bytes || pos + r->size > h->tail ||
 	    r->state < IPCQI_REC_WRITING || r->state > IPCQI_REC_PAD ||
 	    (r->state != IPCQI_REC_PAD &&
-	        (r->len > r->size - IPCQI_SEG_REC_BYTES ||
+	        ((uint64_t) r->len + (s->sums ? IPCQI_SEG_SUM_BYTES : 0) >
+	                r->size - IPCQI_SEG_REC_BYTES ||
 	            r->len > s->max_message_bytes))) {
 		goto bad;
 	}
@@ -163,7 +166,7 @@ ipcqi_seg_fits(ipcqi_seg *s, uint32_t len)
 	return h->ready + h->leased + h->writing + 1 <= s->max_messages &&
 	    h->ready_bytes + h->leased_bytes + h->writing_bytes + len <=
 	        s->max_bytes &&
-	    seg_room(s, seg_size_for(len), &pad);
+	    seg_room(s, seg_size_for(s, len), &pad);
 }
 
 /* Write a record header at tail (after a PAD if needed) and return it;
@@ -172,7 +175,7 @@ static ipcqi_seg_rec *
 seg_place(ipcqi_seg *s, uint32_t len, uint32_t state, uint64_t *pos)
 {
 	ipcqi_seg_hdr *h    = s->hdr;
-	uint64_t       size = seg_size_for(len);
+	uint64_t       size = seg_size_for(s, len);
 	uint64_t       pad;
 	ipcqi_seg_rec *r;
 
@@ -218,6 +221,7 @@ ipcqi_seg_put(ipcqi_seg *s, const void *data, uint32_t len)
 	if (len > 0) {
 		memcpy(r + 1, data, len);
 	}
+	ipcqi_seg_sum_write(s, pos, r);
 	/* The record is whole: publish it. Release, so that no compiler or
 	 * CPU moves the payload copy after it (crash rule above). */
 	__atomic_store_n(&h->tail, pos + r->size, __ATOMIC_RELEASE);
@@ -272,6 +276,9 @@ ipcqi_seg_publish(ipcqi_seg *s, uint64_t pos, uint64_t holder, bool discard)
 		seg_reclaim(s);
 		return 0;
 	}
+	/* A loan's payload is whole now (its holder wrote it): its sum
+	 * is taken here, under the lock, for a durable queue. */
+	ipcqi_seg_sum_write(s, pos, r);
 	seg_make_ready(s, r, pos);
 	h->sent++;
 	return 0;
@@ -324,6 +331,10 @@ ipcqi_seg_take_upto(ipcqi_seg *s, uint64_t holder, uint32_t max_len,
 	if (r->len > max_len) {
 		ref->len = r->len; /* not taken: the caller decides */
 		return IPCQ_EMSGSIZE;
+	}
+	/* Durable: never hand out a record whose bytes changed on disk. */
+	if (!ipcqi_seg_sum_ok(s, pos, r)) {
+		return IPCQ_ECORRUPT;
 	}
 	r->state  = IPCQI_REC_LEASED;
 	r->holder = holder;

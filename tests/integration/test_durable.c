@@ -12,6 +12,7 @@
  * (stats sync_errors) under --sync batch; the message stays queued.
  */
 #include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -178,6 +179,163 @@ START_TEST(durable_queue_needs_a_state_dir)
 	o.durable = 1;
 	ck_assert_int_eq(ipcq_queue_open(&q, c, "dur.none", &o), IPCQ_ENOTSUP);
 	ck_assert_ptr_null(q);
+	ipcq_client_close(c);
+}
+END_TEST
+
+/* --------------------------------------------- records that rot on disk */
+
+static int log_has(const char *text);
+
+/* The durable file of the (only) queue in the state directory. */
+static void
+durable_file(char *path, size_t len)
+{
+	char           prefix[64];
+	DIR           *d = opendir(state_dir);
+	struct dirent *e;
+	int            n = 0;
+
+	th_seg_prefix(th_url(), prefix, sizeof(prefix));
+	ck_assert_ptr_nonnull(d);
+	while ((e = readdir(d)) != NULL) {
+		if (strncmp(e->d_name, prefix, strlen(prefix)) == 0) {
+			int w = snprintf(path, len, "%s/%s", state_dir,
+			    e->d_name);
+			ck_assert(w > 0 && (size_t) w < len);
+			n++;
+		}
+	}
+	closedir(d);
+	ck_assert_int_eq(n, 1);
+}
+
+/* Flip one bit of the file at off, through the file (not a mapping):
+ * what a disk or a bad page does to it. */
+static void
+flip_bit(const char *path, off_t off)
+{
+	unsigned char b;
+	int           fd = open(path, O_RDWR | O_CLOEXEC);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pread(fd, &b, 1, off), 1);
+	b ^= 0x10;
+	ck_assert_int_eq(pwrite(fd, &b, 1, off), 1);
+	close(fd);
+}
+
+/* Records of these 3-byte payloads ("m0".."m9" plus NUL-less) each take
+ * 64 bytes of ring: header 32, payload, checksum 4, rounded to 32; the
+ * ring starts at 4096 and the first record at position 0. */
+#define REC_OFF(i) (4096 + 64 * (i))
+
+static int
+recv_status(ipcq_queue *q)
+{
+	ipcq_msg *m  = NULL;
+	int       rv = ipcq_queue_recv(q, &m, 1000);
+
+	if (rv == 0) {
+		fprintf(stderr, "delivered: %.*s\n", (int) ipcq_msg_size(m),
+		    (const char *) ipcq_msg_data(m));
+	}
+	ipcq_msg_free(m);
+	return rv;
+}
+
+static ipcq_queue *
+durable_on(ipcq_client *c, const char *name, int shm)
+{
+	ipcq_queue_opts o;
+	ipcq_queue     *q;
+
+	ipcq_queue_opts_init(&o);
+	o.durable   = 1;
+	o.transport = shm ? IPCQ_TRANSPORT_AUTO : IPCQ_TRANSPORT_SOCKET;
+	q           = th_queue(c, name, &o);
+	return q;
+}
+
+/* A bit flipped in a record's payload between two broker runs: the
+ * restarted broker finds it when it adopts the file, logs the file and
+ * the record's offset, and quarantines the queue: the damaged message
+ * is never delivered as valid, on either path. */
+START_TEST(bit_flipped_on_disk_is_found_at_adoption)
+{
+	int          shm = _i;
+	ipcq_client *c   = th_client();
+	ipcq_queue  *q   = durable_on(c, "dur.rot", 0);
+	ipcq_stats   st;
+	char         path[700], want[1000];
+	int          rv;
+
+	th_send_str(q, "m0");
+	th_send_str(q, "m1");
+	th_send_str(q, "m2");
+	ipcq_queue_close(q);
+	ipcq_client_close(c);
+	th_broker_stop_ok(th_main_broker(), th_sock()); /* the file stays */
+	durable_file(path, sizeof(path));
+	flip_bit(path, REC_OFF(1) + 32); /* the first payload byte of m1 */
+	ck_assert_int_eq(th_broker_start(th_main_broker(), th_url(),
+	                     durable_args, 10000),
+	    0);
+	snprintf(want, sizeof(want), "segment %s: record at file offset %d ",
+	    path, REC_OFF(1));
+	ck_assert_msg(log_has(want), "the log does not name %s", want);
+
+	c = th_client();
+	q = durable_on(c, "dur.rot", shm);
+	for (int i = 0; i < 3; i++) {
+		rv = recv_status(q);
+		ck_assert_msg(rv == IPCQ_ECORRUPT, "recv %d from a rotten "
+		    "queue: %s", i, ipcq_err_name(rv));
+	}
+	th_stats(c, "dur.rot", &st);
+	ck_assert_int_eq(st.corrupt, 1);
+	th_assert_serving();
+	ipcq_queue_close(q);
+	ck_assert_int_eq(ipcq_client_delete(c, "dur.rot"), 0);
+	ck_assert_int_eq(access(path, F_OK), -1);
+	ipcq_client_close(c);
+}
+END_TEST
+
+/* A bit flipped while the broker runs (a page read back from a bad
+ * disk): the messages before it are delivered, the damaged one is not
+ * (ECORRUPT, queue quarantined), on either path; the broker's log names
+ * the file and the offset. */
+START_TEST(bit_flipped_while_running_is_never_delivered)
+{
+	int          shm = _i;
+	ipcq_client *c   = th_client();
+	ipcq_queue  *q   = durable_on(c, "dur.rot", shm);
+	ipcq_stats   st;
+	char         path[700], want[1000];
+	int          rv;
+
+	ck_assert_int_eq(ipcq_queue_is_shm(q), shm);
+	th_send_str(q, "m0");
+	th_send_str(q, "m1");
+	th_send_str(q, "m2");
+	durable_file(path, sizeof(path));
+	flip_bit(path, REC_OFF(1) + 33); /* a payload byte of m1 */
+	th_expect_recv(q, "m0", TH_WAIT_MS);
+	rv = recv_status(q);
+	ck_assert_msg(rv == IPCQ_ECORRUPT, "recv of a rotten record: %s",
+	    ipcq_err_name(rv));
+	rv = recv_status(q);
+	ck_assert_msg(rv == IPCQ_ECORRUPT, "recv after a rotten record: %s",
+	    ipcq_err_name(rv));
+	th_stats(c, "dur.rot", &st);
+	ck_assert_int_eq(st.corrupt, 1);
+	snprintf(want, sizeof(want), "record at file offset %d of %s failed "
+	    "its checksum", REC_OFF(1), path);
+	ck_assert_msg(log_has(want), "the log does not say: %s", want);
+	th_assert_serving();
+	ipcq_queue_close(q);
+	ck_assert_int_eq(ipcq_client_delete(c, "dur.rot"), 0);
 	ipcq_client_close(c);
 }
 END_TEST
@@ -381,6 +539,11 @@ durable_suite(void)
 	suite_add_tcase(s, tb);
 	tcase_add_test(tn, durable_queue_needs_a_state_dir);
 	suite_add_tcase(s, tn);
+	tf = th_tcase_with("rot", begin_durable);
+	tcase_add_loop_test(tf, bit_flipped_on_disk_is_found_at_adoption, 0, 2);
+	tcase_add_loop_test(tf, bit_flipped_while_running_is_never_delivered,
+	    0, 2);
+	suite_add_tcase(s, tf);
 	tf = th_tcase_with("sync_fails_always", begin_failing_always);
 	tcase_add_loop_test(tf, sync_always_failure_fails_the_send_with_eio, 0,
 	    3);
