@@ -36,8 +36,7 @@ int
 ipcqi_seg_admit(ipcqi_seg *s, const ipcqi_seg_payload *p, size_t n,
     size_t *accepted)
 {
-	size_t before = *accepted;
-	int    rv     = 0;
+	int rv = 0;
 
 	if (s->hdr->qstate & IPCQI_QS_ENDED) {
 		return IPCQ_ECLOSED;
@@ -57,7 +56,6 @@ ipcqi_seg_admit(ipcqi_seg *s, const ipcqi_seg_payload *p, size_t n,
 	}
 	/* Durable under IPCQI_SYNC_ALWAYS: the caller syncs after
 	 * unlocking (ipcqi_seg_sync), never under the lock. */
-	(void) before;
 	return rv;
 }
 
