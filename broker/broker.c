@@ -331,8 +331,11 @@ br_segments_stop(ipcqd_broker *b)
 		q->keep        = br_keep_on_stop(b, q);
 		if (q->keep) {
 			kept++;
-			if (q->fd >= 0) {
-				(void) fdatasync(q->fd);
+			/* Under the lock, but nothing else runs any more: the
+			 * server is quiesced and the waker joined. */
+			if (q->fd >= 0 && fdatasync(q->fd) != 0) {
+				ipcqd_error("queue %s: disk sync at stop failed: "
+				            "%s", q->name, strerror(errno));
 			}
 		} else {
 			ipcqd_segs_unlink(q->shm_name);

@@ -33,6 +33,7 @@ ha_fill_stats(Ipcq__V1__QueueStats *w, Ipcq__V1__QueueOptions *wo,
 	w->abandoned           = st.abandoned;
 	w->corrupt             = st.corrupt;
 	w->writing             = st.writing;
+	w->sync_errors         = st.sync_errors;
 	w->producers_ended     = st.producers_ended;
 	w->producers_lost      = st.producers_lost;
 	ipcqd_h_opts_to_wire(wo, &q->opts);

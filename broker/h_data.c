@@ -3,11 +3,15 @@
  * they must wait; their waiter's done() encodes the reply under the
  * broker lock and hands the context to ipcqd_complete.
  */
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "handlers.h"
 #include "ipcq.h"
 #include "log.h"
+#include "segment.h"
 
 static int
 hd_reply_send(ipcqd_ctx *cx, int status, size_t accepted)
@@ -81,13 +85,64 @@ hd_reply_recv_status(ipcqd_ctx *cx, int status)
 	return ipcqd_reply_error(cx, status, "%s", ipcq_strerror(status));
 }
 
+/* Runs after the broker lock is released, before the reply goes out
+ * (server.c): the sync hd_sync_later decided on. A failure turns the
+ * reply into EIO with the same count: the messages are queued (and may
+ * be delivered) but not known to be on disk. */
+static void
+hd_sync_now(ipcqd_ctx *cx)
+{
+	int err = 0;
+
+	if (cx->sync_fd < 0) {
+		err = EMFILE; /* no descriptor to sync with */
+	} else {
+		if (fdatasync(cx->sync_fd) != 0) {
+			err = errno;
+		}
+		close(cx->sync_fd);
+		cx->sync_fd = -1;
+	}
+	if (err == 0) {
+		return;
+	}
+	ipcqd_segs_sync_failed(cx->srv->b, cx->sync_queue, err,
+	    "a send under --sync always answers EIO");
+	if (cx->reply != NULL) {
+		nng_msg_free(cx->reply);
+		cx->reply = NULL;
+	}
+	hd_reply_send(cx, IPCQ_EIO, cx->sync_accepted);
+}
+
+/* Broker lock held: a send that added records to a durable queue under
+ * --sync always must reach the disk before its reply; the sync waits
+ * until the lock is released (a sync takes milliseconds, and every
+ * queue waits for the broker lock). Only the file is duplicated here,
+ * so that a queue deleted meanwhile leaves a valid descriptor. */
+static void
+hd_sync_later(ipcqd_ctx *cx, ipcqd_queue *q, size_t accepted)
+{
+	if (accepted == 0 || q == NULL || q->fd < 0 ||
+	    !ipcqi_seg_sync_always(&q->seg)) {
+		return;
+	}
+	cx->sync_fd       = dup(q->fd);
+	cx->sync_accepted = accepted;
+	snprintf(cx->sync_queue, sizeof(cx->sync_queue), "%s", q->name);
+	cx->unlocked = hd_sync_now;
+}
+
 static void
 hd_send_done(ipcqd_waiter *w, int status, ipcqi_seg_ref *recs,
     size_t n)
 {
 	ipcqd_ctx *cx = IPCQD_CONTAINER(w, ipcqd_ctx, w);
 
+	(void) recs;
+	(void) n;
 	hd_reply_send(cx, status, w->accepted);
+	hd_sync_later(cx, w->h->q, w->accepted);
 	ipcqd_complete(cx);
 }
 
@@ -173,6 +228,7 @@ ipcqd_h_send(ipcqd_broker *b, ipcqd_ctx *cx, const Ipcq__V1__Request *req)
 	}
 	if (rv != IPCQD_PARKED) {
 		result = hd_reply_send(cx, rv, accepted);
+		hd_sync_later(cx, h->q, accepted);
 	} else {
 		result = IPCQD_PARKED;
 	}

@@ -45,6 +45,7 @@ typedef struct ipcqd_queue_stats {
 	uint64_t sent, received, acked, redelivered, dropped, purged;
 	uint32_t senders_waiting, receivers_waiting;
 	bool     ended, abandoned, corrupt;
+	uint64_t sync_errors;
 } ipcqd_queue_stats;
 
 typedef struct ipcqd_queue  ipcqd_queue;
@@ -118,6 +119,7 @@ struct ipcqd_queue {
 	ipcqi_bell      *bell; /* the broker's doorbell, NULL if none */
 	int              fd;   /* durable: the segment file, for syncs; -1 */
 	uint64_t         synced; /* durable: change count at the last sync */
+	uint64_t         sync_errors; /* durable: failed syncs (stats) */
 	uint32_t         producers_live, producers_ended, producers_lost;
 	uint32_t         consumers;
 	bool             ended;  /* sticky: no more sends accepted */

@@ -301,7 +301,16 @@ ipcqd_queue_get_stats(ipcqd_queue *q, ipcqd_queue_stats *st)
 	/* Plus the shared-memory clients asleep in the segment. */
 	st->ended             = q->ended;
 	st->abandoned         = ipcqd_queue_abandoned(q);
-	if ((rv = ipcqd_qu_lock(q)) == IPCQ_ECORRUPT) {
+	st->sync_errors       = q->sync_errors;
+	rv = ipcqd_qu_lock(q);
+	if (rv == 0 && !ipcqi_seg_counts_ok(&q->seg)) {
+		/* Scribbled counters: never report them as the queue's
+		 * state. Quarantined now; locking again fails and tells
+		 * the queue layer (its parked requests are failed). */
+		ipcqi_seg_unlock(&q->seg);
+		rv = ipcqd_qu_lock(q);
+	}
+	if (rv == IPCQ_ECORRUPT) {
 		st->corrupt = true;
 		return;
 	}

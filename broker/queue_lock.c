@@ -87,9 +87,17 @@ ipcqd_qu_lock(ipcqd_queue *q)
 		/* First sight of a quarantined segment: parked requests
 		 * would wait for nothing. Completed by the waker, outside
 		 * whatever list walk called us. */
+		uint64_t bad = __atomic_load_n(&q->seg.hdr->bad_offset,
+		    __ATOMIC_RELAXED);
 		q->corrupt_seen = true;
-		ipcqd_error("queue %s: segment is corrupt; quarantined "
-		            "(delete it)", q->name);
+		if (bad != 0) { /* a durable record failed its checksum */
+			ipcqd_error("queue %s: record at file offset %llu of %s "
+			            "failed its checksum; quarantined (delete it)",
+			    q->name, (unsigned long long) bad, q->shm_name);
+		} else {
+			ipcqd_error("queue %s: segment is corrupt; quarantined "
+			            "(delete it)", q->name);
+		}
 		if (q->bell != NULL) { /* wake the waker: it fails them */
 			__atomic_fetch_add(&q->bell->seq, 1, __ATOMIC_RELEASE);
 			ipcqi_futex_wake(&q->bell->seq, 1);

@@ -23,6 +23,9 @@
 /* Where POSIX shm objects live on Linux (glibc's shm_open). */
 #define SEG_DIR "/dev/shm"
 
+/* Suffix of a durable file set aside at adoption (seg_discard). */
+#define SEG_ASIDE ".unreadable"
+
 /* How long adoption waits for a segment lock a client holds. */
 #define SEG_ADOPT_WAIT_MS 1000
 
@@ -268,6 +271,37 @@ ipcqd_segs_unlink(const char *shm_name)
 	}
 }
 
+/* An unreadable (or duplicate) file of ours found at adoption: a
+ * /dev/shm object is removed; a durable file is the user's data, so it
+ * is renamed aside (SEG_ASIDE suffix: never adopted again) for the
+ * operator to inspect. The log says which happened, or why neither. */
+static void
+seg_discard(const char *shm_name)
+{
+	char aside[820];
+
+	if (!ipcqd_segs_is_file(shm_name)) {
+		if (shm_unlink(shm_name) == 0) {
+			ipcqd_error("segment %s is unreadable or a duplicate: "
+			            "removed", shm_name);
+		} else {
+			ipcqd_error("segment %s is unreadable or a duplicate; "
+			            "cannot remove it: %s", shm_name,
+			    strerror(errno));
+		}
+		return;
+	}
+	snprintf(aside, sizeof(aside), "%s%s", shm_name, SEG_ASIDE);
+	if (rename(shm_name, aside) == 0) {
+		ipcqd_error("durable file %s is unreadable or a duplicate: "
+		            "renamed to %s", shm_name, aside);
+	} else {
+		ipcqd_error("durable file %s is unreadable or a duplicate; "
+		            "cannot rename it to %s: %s", shm_name, aside,
+		    strerror(errno));
+	}
+}
+
 /* Map one file of ours and make it a queue again. */
 static void
 seg_adopt_one(ipcqd_segs *s, ipcqd_broker *b, const char *dir,
@@ -314,12 +348,10 @@ seg_adopt_one(ipcqd_segs *s, ipcqd_broker *b, const char *dir,
 	if (rv != 0 || !ipcqi_name_valid(seg.hdr->name) ||
 	    (seg.hdr->qstate & IPCQI_QS_DELETED) != 0 ||
 	    ipcqd_broker_find_queue(b, seg.hdr->name) != NULL) {
-		ipcqd_error("segment %s is unreadable or a duplicate: removed",
-		    shm_name);
 		if (rv == 0) {
 			ipcqi_seg_unmap(&seg);
 		}
-		shm_unlink(shm_name);
+		seg_discard(shm_name);
 		return;
 	}
 	if ((q = ipcqd_queue_from_seg(&seg, shm_name)) == NULL) {
@@ -335,7 +367,16 @@ seg_adopt_one(ipcqd_segs *s, ipcqd_broker *b, const char *dir,
 	 * holds the lock: then the returns wait for it (queue_lock.c). */
 	rv = ipcqi_seg_lock_timed(&q->seg, SEG_ADOPT_WAIT_MS);
 	if (rv == 0) {
-		ipcqi_seg_return_holder(&q->seg, 0);
+		uint64_t bad;
+		/* Returns the leases; checks every record (and its checksum:
+		 * a durable file may have rotted on disk meanwhile). */
+		if (ipcqi_seg_adopt(&q->seg, &bad) != 0) {
+			ipcqd_error("segment %s: record at file offset %" PRIu64
+			            " is damaged (failed its %s): queue %s "
+			            "quarantined, nothing of it is delivered",
+			    shm_name, bad, q->seg.sums ? "checksum" : "checks",
+			    q->name);
+		}
 		q->seg.hdr->broker_watch   = 0;
 		q->seg.hdr->broker_pending = 0;
 		ipcqi_seg_unlock(&q->seg);
@@ -372,6 +413,18 @@ seg_drop_old_bell(const ipcqd_segs *s, const char *file)
 	}
 }
 
+/* The part of a file name after the prefix is ours when it reads
+ * <id>-<16 hex digits>, as seg_name makes it. */
+static bool
+seg_name_is_ours(const char *rest)
+{
+	size_t digits = strspn(rest, "0123456789");
+
+	return digits > 0 && rest[digits] == '-' &&
+	    strspn(rest + digits + 1, "0123456789abcdef") == 16 &&
+	    rest[digits + 17] == '\0';
+}
+
 /* Adopt our files in dir (NULL: /dev/shm, as POSIX shm names). */
 static void
 seg_adopt_dir(ipcqd_segs *s, ipcqd_broker *b, const char *dir)
@@ -391,6 +444,11 @@ seg_adopt_dir(ipcqd_segs *s, ipcqd_broker *b, const char *dir)
 			if (dir == NULL) {
 				seg_drop_old_bell(s, e->d_name);
 			}
+			continue;
+		}
+		/* Ours are <prefix><id>-<16 hex>: not a file set aside
+		 * (<name>.unreadable), nothing else. */
+		if (!seg_name_is_ours(e->d_name + plen)) {
 			continue;
 		}
 		seg_adopt_one(s, b, dir, e->d_name);
@@ -447,6 +505,25 @@ seg_waker(void *arg)
 	return NULL;
 }
 
+void
+ipcqd_segs_sync_failed(ipcqd_broker *b, const char *queue, int err,
+    const char *what)
+{
+	ipcqd_queue *q;
+
+	ipcqd_broker_lock(b);
+	if ((q = ipcqd_broker_find_queue(b, queue)) != NULL) {
+		q->sync_errors++;
+		/* A batch sync is tried again at the next period even if
+		 * nothing changed meanwhile. */
+		q->synced = UINT64_MAX;
+	}
+	ipcqd_broker_unlock(b);
+	ipcqd_error("queue %s: disk sync failed: %s; %s (recent sends may "
+	            "not be on disk; stats sync_errors counts it)",
+	    queue, strerror(err), what);
+}
+
 /* A durable queue's change count: it moved if any of these did. */
 static uint64_t
 seg_changes(const ipcqd_queue *q)
@@ -473,6 +550,7 @@ seg_syncer(void *arg)
 	for (;;) {
 		struct timespec ts;
 		int             fds[64], n = 0, stop;
+		char            names[64][IPCQI_NAME_MAX + 1];
 
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_sec += s->sync_ms / 1000;
@@ -498,12 +576,16 @@ seg_syncer(void *arg)
 			}
 			if ((fds[n] = dup(q->fd)) >= 0) {
 				q->synced = c;
+				snprintf(names[n], sizeof(names[n]), "%s", q->name);
 				n++;
 			}
 		}
 		ipcqd_broker_unlock(b);
 		for (int i = 0; i < n; i++) {
-			(void) fdatasync(fds[i]);
+			if (fdatasync(fds[i]) != 0) {
+				ipcqd_segs_sync_failed(b, names[i], errno,
+				    "the periodic (--sync batch) sync");
+			}
 			close(fds[i]);
 		}
 		if (stop) {

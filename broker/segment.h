@@ -71,9 +71,16 @@ int ipcqd_segs_is_file(const char *shm_name);
 /* Adopt every segment of ours left by an earlier instance: each valid
  * one becomes a queue again (its leases and unfinished loans returned:
  * their holders died with that instance); an unreadable one of ours is
- * removed; files of other users, other tags or other layout versions are
+ * removed (/dev/shm) or renamed aside to <name>.unreadable (a durable
+ * file); files of other users, other tags or other layout versions are
  * left alone. Broker lock held. Returns the number adopted. */
 int ipcqd_segs_adopt(ipcqd_segs *s, struct ipcqd_broker *b);
+
+/* A disk sync of queue's file failed with errno err (broker lock NOT
+ * held; taken here): counted in the queue's stats (sync_errors) and
+ * logged with what failed. */
+void ipcqd_segs_sync_failed(struct ipcqd_broker *b, const char *queue,
+    int err, const char *what);
 
 /* Start / stop the waker thread (stop also removes the doorbell), and
  * the syncer of durable queues (IPCQI_SYNC_BATCH). */

@@ -159,9 +159,15 @@ ipcqd_server_free(ipcqd_server *srv)
 static void
 sv_send(ipcqd_ctx *cx)
 {
-	nng_msg *m = cx->reply;
+	nng_msg *m;
 	bool     stopping;
 
+	if (cx->unlocked != NULL) { /* never under the broker lock */
+		void (*fn)(ipcqd_ctx *) = cx->unlocked;
+		cx->unlocked            = NULL;
+		fn(cx);
+	}
+	m         = cx->reply;
 	cx->reply = NULL;
 	ipcqd_request_free(cx);
 	pthread_mutex_lock(&cx->srv->mtx);

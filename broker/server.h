@@ -43,6 +43,13 @@ typedef struct ipcqd_ctx {
 	/* Broker lock: */
 	bool timer_armed;     /* the timer was started for this park */
 	bool in_timer;        /* the timer callback is the claimer */
+	/* Work decided under the broker lock and done after it is released,
+	 * just before the reply is sent (a disk sync under --sync always:
+	 * h_data.c); NULL if none. It may replace cx->reply. */
+	void (*unlocked)(struct ipcqd_ctx *cx);
+	int      sync_fd;       /* for unlocked: a dup of the queue's file */
+	size_t   sync_accepted; /* messages the synced send added */
+	char     sync_queue[IPCQI_NAME_MAX + 1];
 } ipcqd_ctx;
 
 struct ipcqd_server {

@@ -26,6 +26,7 @@ _Static_assert(offsetof(ipcqi_seg_hdr, name) == 48, "hdr name");
 _Static_assert(offsetof(ipcqi_seg_hdr, max_messages) == 184, "hdr options");
 _Static_assert(offsetof(ipcqi_seg_hdr, durable) == 212, "hdr durable");
 _Static_assert(offsetof(ipcqi_seg_hdr, sync_ms) == 220, "hdr sync_ms");
+_Static_assert(offsetof(ipcqi_seg_hdr, bad_offset) == 224, "hdr bad_offset");
 _Static_assert(offsetof(ipcqi_seg_hdr, lock) == 256, "hdr lock");
 _Static_assert(sizeof(pthread_mutex_t) <= 64, "mutex fits its line");
 _Static_assert(offsetof(ipcqi_seg_hdr, head) == 320, "hdr state");
@@ -60,7 +61,8 @@ ipcqi_seg_ring_bytes(const ipcqi_seg_params *p)
 	 * rounding; one more largest message covers the PAD a wrap may
 	 * waste. With these, the bounds (not the ring) decide "full" as
 	 * long as messages are acked roughly in order. */
-	uint64_t per_msg = IPCQI_SEG_REC_BYTES + IPCQI_SEG_ALIGN - 1;
+	uint64_t sum     = p->durable ? IPCQI_SEG_SUM_BYTES : 0;
+	uint64_t per_msg = IPCQI_SEG_REC_BYTES + sum + IPCQI_SEG_ALIGN - 1;
 	uint64_t n;
 
 	if (p->max_messages > SEG_RING_MAX / per_msg ||
@@ -68,7 +70,8 @@ ipcqi_seg_ring_bytes(const ipcqi_seg_params *p)
 		return 0;
 	}
 	n = p->max_bytes + p->max_messages * per_msg +
-	    seg_round((uint64_t) p->max_message_bytes + IPCQI_SEG_REC_BYTES);
+	    seg_round((uint64_t) p->max_message_bytes + IPCQI_SEG_REC_BYTES +
+	        sum);
 	n = seg_round(n);
 	return n > SEG_RING_MAX ? 0 : n;
 }
@@ -150,6 +153,7 @@ ipcqi_seg_create(ipcqi_seg *s, int fd, const ipcqi_seg_params *p)
 	s->max_bytes         = p->max_bytes;
 	s->max_message_bytes = p->max_message_bytes;
 	s->full_policy       = p->full_policy;
+	s->sums              = h->durable != 0;
 	/* Magic and version last: a reader that sees them sees the rest. */
 	h->version = IPCQI_SEG_VERSION;
 	__atomic_store_n(&h->magic, IPCQI_SEG_MAGIC, __ATOMIC_RELEASE);
@@ -184,6 +188,7 @@ seg_check_hdr(const ipcqi_seg_hdr *h, uint64_t file_bytes, const char *want)
 	p.max_messages      = h->max_messages;
 	p.max_bytes         = h->max_bytes;
 	p.max_message_bytes = h->max_message_bytes;
+	p.durable           = h->durable != 0;
 	/* The ring must be the one these bounds give, so that a writer
 	 * cannot make readers trust a larger ring than the file. */
 	if (ipcqi_seg_ring_bytes(&p) != h->ring_bytes) {
@@ -224,6 +229,7 @@ ipcqi_seg_map(ipcqi_seg *s, int fd, const char *want_name)
 	s->max_bytes         = s->hdr->max_bytes;
 	s->max_message_bytes = s->hdr->max_message_bytes;
 	s->full_policy       = (int) s->hdr->full_policy;
+	s->sums              = s->hdr->durable != 0;
 	return 0;
 }
 

@@ -29,6 +29,18 @@
  * fails marks the segment corrupt and every operation on it then fails
  * with IPCQ_ECORRUPT.
  *
+ * Checksums (durable segments only, hdr->durable): the last 4 bytes of
+ * every record's slot (its size includes them) hold the CRC-32C of its
+ * position, size, len and payload, written before the record becomes
+ * READY and checked before it is handed out and when a broker adopts the
+ * file. The position in the sum means a stale slot of an earlier lap
+ * never passes. state, deliveries, holder and lease change in place and
+ * are not summed: they are checked by the rules (a state outside the
+ * set quarantines; a WRITING record flipped to LEASED still fails its
+ * sum, having none). A record that fails quarantines the queue and its
+ * file offset is kept in hdr->bad_offset for the broker's log.
+ * Non-durable segments skip the sum (memory does not rot on its own).
+ *
  * Layout change checklist: bump IPCQI_SEG_VERSION; update the
  * _Static_asserts in ipcqi_seg.c and the table in docs/shm.md; a broker
  * that finds an older version at start-up leaves the file alone.
@@ -44,10 +56,11 @@
 #include "ipcqi_common.h"
 
 #define IPCQI_SEG_MAGIC     0x53514349u /* "ICQS" */
-#define IPCQI_SEG_VERSION   1u
+#define IPCQI_SEG_VERSION   2u /* 2: durable records carry a CRC-32C */
 #define IPCQI_SEG_HDR_BYTES 4096u
 #define IPCQI_SEG_REC_BYTES 32u /* record header */
 #define IPCQI_SEG_ALIGN     32u /* record sizes and positions */
+#define IPCQI_SEG_SUM_BYTES 4u  /* durable: a record's checksum, last */
 
 /* Record states. */
 enum ipcqi_rec_state {
@@ -107,7 +120,9 @@ typedef struct ipcqi_seg_hdr {
 	uint32_t durable;
 	uint32_t sync_mode; /* IPCQI_SYNC_*: when a durable send reaches disk */
 	uint32_t sync_ms;   /* IPCQI_SYNC_BATCH: the broker's period */
-	uint8_t  pad0[256 - 224];
+	uint64_t bad_offset; /* file offset of a record that failed its
+	                        checksum (0: none); set with quarantine */
+	uint8_t  pad0[256 - 232];
 
 	/* At 256: the lock. */
 	pthread_mutex_t lock;
@@ -180,6 +195,7 @@ typedef struct ipcqi_seg {
 	uint64_t       max_bytes;
 	uint32_t       max_message_bytes;
 	int            full_policy;
+	bool           sums; /* durable: records carry a checksum */
 } ipcqi_seg;
 
 /* What a take hands out: where the record is and a copy of its header
@@ -212,9 +228,16 @@ typedef struct ipcqi_seg_params {
 #define IPCQI_SYNC_BATCH  1 /* the broker syncs every sync_ms */
 #define IPCQI_SYNC_ALWAYS 2 /* a send returns after its record is synced */
 
-/* After records were added (lock held): under IPCQI_SYNC_ALWAYS, write
- * the segment's dirty pages to disk before the send is acknowledged. */
-void ipcqi_seg_sync_sent(ipcqi_seg *s);
+/* Whether a send on this segment must reach the disk before it returns
+ * (a durable queue under IPCQI_SYNC_ALWAYS). */
+bool ipcqi_seg_sync_always(const ipcqi_seg *s);
+
+/* After records were added, with the lock NOT held (a sync can take
+ * long, and every other user of the segment would wait for it): under
+ * IPCQI_SYNC_ALWAYS, write the segment's dirty pages to disk. 0, or
+ * IPCQ_EIO if the sync failed: what was sent stays queued, it is only
+ * not known to be on disk. */
+int ipcqi_seg_sync(ipcqi_seg *s);
 
 /* ------------------------------------------------ mapping (ipcqi_seg.c) */
 
@@ -256,6 +279,14 @@ bool ipcqi_seg_owner_stopped(const ipcqi_seg *s);
  * a record does not check out. */
 int ipcqi_seg_repair(ipcqi_seg *s);
 
+/* A segment just adopted by a restarted broker (lock held): counters
+ * rebuilt from the records (they are derived data, and a file that
+ * outlived an OS crash may hold a header older than its records), every
+ * lease and loan of the old instance returned, every deliverable
+ * record's checksum checked. IPCQ_ECORRUPT (quarantined; *bad_offset:
+ * the file offset of the first bad record, 0 if unknown) or 0. */
+int ipcqi_seg_adopt(ipcqi_seg *s, uint64_t *bad_offset);
+
 /* Mark corrupt (lock held or not: a single store). */
 void ipcqi_seg_quarantine(ipcqi_seg *s);
 
@@ -265,8 +296,14 @@ bool ipcqi_seg_corrupt(const ipcqi_seg *s);
 /* All with the lock held. */
 
 /* Whether a message of len bytes fits the queue's bounds (ready +
- * leased) and the ring's free space now. */
-bool ipcqi_seg_fits(const ipcqi_seg *s, uint32_t len);
+ * leased) and the ring's free space now. False (and the segment
+ * quarantined) if the counters do not check out. */
+bool ipcqi_seg_fits(ipcqi_seg *s, uint32_t len);
+
+/* Whether head, tail and the ready/leased/writing counters check out:
+ * each within the queue's bounds, and together no more than the ring
+ * between head and tail holds. If not, the segment is quarantined. */
+bool ipcqi_seg_counts_ok(ipcqi_seg *s);
 
 /* Append a READY record holding a copy of data. IPCQ_EFULL if it does
  * not fit (callers apply the full policy first). */
@@ -312,6 +349,13 @@ bool ipcqi_seg_drop_oldest(ipcqi_seg *s);
 
 /* Discard every READY record; returns the count (counted as purged). */
 uint64_t ipcqi_seg_purge(ipcqi_seg *s);
+
+/* Durable records' checksums (ipcqi_seg_sum.c; nothing without
+ * s->sums). Write the sum of the whole record at pos (before it
+ * becomes READY); check it (false: the segment is quarantined and
+ * hdr->bad_offset set). */
+void ipcqi_seg_sum_write(const ipcqi_seg *s, uint64_t pos, ipcqi_seg_rec *r);
+bool ipcqi_seg_sum_ok(ipcqi_seg *s, uint64_t pos, const ipcqi_seg_rec *r);
 
 /* --------------------------------- queue rules (ipcqi_seg_queue.c) */
 /* The rules of send and recv that both paths apply (lock held). */

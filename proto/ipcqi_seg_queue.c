@@ -36,8 +36,7 @@ int
 ipcqi_seg_admit(ipcqi_seg *s, const ipcqi_seg_payload *p, size_t n,
     size_t *accepted)
 {
-	size_t before = *accepted;
-	int    rv     = 0;
+	int rv = 0;
 
 	if (s->hdr->qstate & IPCQI_QS_ENDED) {
 		return IPCQ_ECLOSED;
@@ -55,9 +54,8 @@ ipcqi_seg_admit(ipcqi_seg *s, const ipcqi_seg_payload *p, size_t n,
 		}
 		(*accepted)++;
 	}
-	if (*accepted > before) {
-		ipcqi_seg_sync_sent(s); /* durable under IPCQI_SYNC_ALWAYS */
-	}
+	/* Durable under IPCQI_SYNC_ALWAYS: the caller syncs after
+	 * unlocking (ipcqi_seg_sync), never under the lock. */
 	return rv;
 }
 

@@ -18,10 +18,12 @@
 #include "ipcq.h"
 #include "ipcqi_seg.h"
 
+/* A record's size: header, payload, a durable record's sum, rounded. */
 static uint64_t
-seg_size_for(uint32_t len)
+seg_size_for(const ipcqi_seg *s, uint32_t len)
 {
-	uint64_t n = (uint64_t) IPCQI_SEG_REC_BYTES + len;
+	uint64_t n = (uint64_t) IPCQI_SEG_REC_BYTES + len +
+	    (s->sums ? IPCQI_SEG_SUM_BYTES : 0);
 
 	return (n + IPCQI_SEG_ALIGN - 1) & ~(uint64_t) (IPCQI_SEG_ALIGN - 1);
 }
@@ -46,7 +48,8 @@ seg_rec(ipcqi_seg *s, uint64_t pos)
 	    off + r->size > s->ring_bytes || pos + r->size > h->tail ||
 	    r->state < IPCQI_REC_WRITING || r->state > IPCQI_REC_PAD ||
 	    (r->state != IPCQI_REC_PAD &&
-	        (r->len > r->size - IPCQI_SEG_REC_BYTES ||
+	        ((uint64_t) r->len + (s->sums ? IPCQI_SEG_SUM_BYTES : 0) >
+	                r->size - IPCQI_SEG_REC_BYTES ||
 	            r->len > s->max_message_bytes))) {
 		goto bad;
 	}
@@ -121,22 +124,49 @@ seg_room(const ipcqi_seg *s, uint64_t size, uint64_t *pad)
 }
 
 bool
-ipcqi_seg_fits(const ipcqi_seg *s, uint32_t len)
+ipcqi_seg_counts_ok(ipcqi_seg *s)
 {
 	const ipcqi_seg_hdr *h = s->hdr;
-	uint64_t             count = h->ready + h->leased + h->writing;
-	uint64_t bytes = h->ready_bytes + h->leased_bytes + h->writing_bytes;
-	uint64_t pad;
+	uint64_t             count, bytes;
 
-	/* Scribbled bounds must not read as "full": a sender would wait for
-	 * space that never comes instead of learning of the corruption. */
-	if (h->head > h->tail || h->tail - h->head > s->ring_bytes) {
-		__atomic_fetch_or(&s->hdr->qstate, IPCQI_QS_CORRUPT,
-		    __ATOMIC_RELEASE);
+	/* Each counter alone within the bounds (so that the sums below
+	 * cannot overflow), and together within what the ring holds: every
+	 * message counted occupies a header and its payload in [head,
+	 * tail). A scribbled counter would otherwise read as "full" (a
+	 * sender waits for space that never comes) or as messages that do
+	 * not exist. */
+	if (h->ready > s->max_messages || h->leased > s->max_messages ||
+	    h->writing > s->max_messages || h->ready_bytes > s->max_bytes ||
+	    h->leased_bytes > s->max_bytes || h->writing_bytes > s->max_bytes ||
+	    h->head > h->tail || h->tail - h->head > s->ring_bytes) {
+		goto bad;
+	}
+	count = h->ready + h->leased + h->writing;
+	bytes = h->ready_bytes + h->leased_bytes + h->writing_bytes;
+	if (count > s->max_messages || bytes > s->max_bytes ||
+	    count * IPCQI_SEG_REC_BYTES + bytes > h->tail - h->head) {
+		goto bad;
+	}
+	return true;
+bad:
+	ipcqi_seg_quarantine(s);
+	return false;
+}
+
+bool
+ipcqi_seg_fits(ipcqi_seg *s, uint32_t len)
+{
+	const ipcqi_seg_hdr *h = s->hdr;
+	uint64_t             pad;
+
+	/* Scribbled positions or counters must not read as "full". */
+	if (!ipcqi_seg_counts_ok(s)) {
 		return false;
 	}
-	return count + 1 <= s->max_messages && bytes + len <= s->max_bytes &&
-	    seg_room(s, seg_size_for(len), &pad);
+	return h->ready + h->leased + h->writing + 1 <= s->max_messages &&
+	    h->ready_bytes + h->leased_bytes + h->writing_bytes + len <=
+	        s->max_bytes &&
+	    seg_room(s, seg_size_for(s, len), &pad);
 }
 
 /* Write a record header at tail (after a PAD if needed) and return it;
@@ -145,7 +175,7 @@ static ipcqi_seg_rec *
 seg_place(ipcqi_seg *s, uint32_t len, uint32_t state, uint64_t *pos)
 {
 	ipcqi_seg_hdr *h    = s->hdr;
-	uint64_t       size = seg_size_for(len);
+	uint64_t       size = seg_size_for(s, len);
 	uint64_t       pad;
 	ipcqi_seg_rec *r;
 
@@ -191,6 +221,7 @@ ipcqi_seg_put(ipcqi_seg *s, const void *data, uint32_t len)
 	if (len > 0) {
 		memcpy(r + 1, data, len);
 	}
+	ipcqi_seg_sum_write(s, pos, r);
 	/* The record is whole: publish it. Release, so that no compiler or
 	 * CPU moves the payload copy after it (crash rule above). */
 	__atomic_store_n(&h->tail, pos + r->size, __ATOMIC_RELEASE);
@@ -245,6 +276,9 @@ ipcqi_seg_publish(ipcqi_seg *s, uint64_t pos, uint64_t holder, bool discard)
 		seg_reclaim(s);
 		return 0;
 	}
+	/* A loan's payload is whole now (its holder wrote it): its sum
+	 * is taken here, under the lock, for a durable queue. */
+	ipcqi_seg_sum_write(s, pos, r);
 	seg_make_ready(s, r, pos);
 	h->sent++;
 	return 0;
@@ -258,7 +292,7 @@ seg_first_ready(ipcqi_seg *s, uint64_t *pos)
 {
 	ipcqi_seg_hdr *h = s->hdr;
 
-	if (!seg_bounds_ok(s) || h->ready == 0) {
+	if (!ipcqi_seg_counts_ok(s) || h->ready == 0) {
 		return NULL;
 	}
 	for (uint64_t p = h->scan < h->head ? h->head : h->scan; p < h->tail;) {
@@ -297,6 +331,10 @@ ipcqi_seg_take_upto(ipcqi_seg *s, uint64_t holder, uint32_t max_len,
 	if (r->len > max_len) {
 		ref->len = r->len; /* not taken: the caller decides */
 		return IPCQ_EMSGSIZE;
+	}
+	/* Durable: never hand out a record whose bytes changed on disk. */
+	if (!ipcqi_seg_sum_ok(s, pos, r)) {
+		return IPCQ_ECORRUPT;
 	}
 	r->state  = IPCQI_REC_LEASED;
 	r->holder = holder;

@@ -130,17 +130,27 @@ ipcqi_seg_sleeping(const ipcqi_seg *s, uint32_t kind)
 	return n;
 }
 
-void
-ipcqi_seg_sync_sent(ipcqi_seg *s)
+bool
+ipcqi_seg_sync_always(const ipcqi_seg *s)
 {
 	/* The header says the policy; a scribbled value costs at most a
-	 * needless sync. MS_SYNC writes only the dirty pages: the records
-	 * just added and the header. */
-	if (s->hdr->durable &&
+	 * needless sync (or a missed one, which only that writer could
+	 * have asked for). */
+	return s->hdr->durable &&
 	    __atomic_load_n(&s->hdr->sync_mode, __ATOMIC_RELAXED) ==
-	        IPCQI_SYNC_ALWAYS) {
-		(void) msync(s->base, s->seg_bytes, MS_SYNC);
+	        IPCQI_SYNC_ALWAYS;
+}
+
+int
+ipcqi_seg_sync(ipcqi_seg *s)
+{
+	/* MS_SYNC writes only the dirty pages: the records just added and
+	 * the header. */
+	if (ipcqi_seg_sync_always(s) &&
+	    msync(s->base, s->seg_bytes, MS_SYNC) != 0) {
+		return IPCQ_EIO;
 	}
+	return 0;
 }
 
 bool

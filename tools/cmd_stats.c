@@ -16,7 +16,7 @@
 
 #define IPCQI_TOP_NAME 129
 
-#define STATS_NFIELDS 26
+#define STATS_NFIELDS 27
 
 typedef struct stats_field {
 	const char *key;
@@ -100,6 +100,7 @@ stats_fields(const char *name, const ipcq_stats *st, stats_field *f)
 	stats_set(f, &i, "abandoned", 0, "%s", st->abandoned ? "true" : "false");
 	stats_set(f, &i, "corrupt", 0, "%s", st->corrupt ? "true" : "false");
 	stats_set(f, &i, "writing", 0, "%" PRIu64, st->writing);
+	stats_set(f, &i, "sync_errors", 0, "%" PRIu64, st->sync_errors);
 	stats_set(f, &i, "max_messages", 0, "%" PRIu64, st->max_messages);
 	stats_set(f, &i, "max_bytes", 0, "%" PRIu64, st->max_bytes);
 	stats_set(f, &i, "max_message_bytes", 0, "%" PRIu32,
@@ -138,10 +139,11 @@ stats_print_row(int w, const char *name, const ipcq_stats *st)
 {
 	printf("%-*s %8" PRIu64 " %8" PRIu64 " %10" PRIu64 " %5" PRIu32
 	       " %5" PRIu32 " %10" PRIu64 " %10" PRIu64 " %10" PRIu64
-	       " %8" PRIu64 "  %s\n",
+	       " %8" PRIu64 "  %s%s\n",
 	    w, name, st->depth, st->in_flight, st->bytes, st->producers,
 	    st->consumers, st->sent, st->received, st->acked,
-	    st->redelivered, stats_state(st));
+	    st->redelivered, stats_state(st),
+	    st->sync_errors > 0 ? " sync-errors" : "");
 }
 
 static int

@@ -251,7 +251,10 @@ const char *ipcq_queue_name(const ipcq_queue *q);
  * broker). Any thread. Errors: IPCQ_ECLOSED (the stream has ended),
  * IPCQ_EFULL, IPCQ_ETIMEDOUT, IPCQ_EMSGSIZE, IPCQ_EINVAL, IPCQ_EDELETED,
  * IPCQ_ECORRUPT, IPCQ_ECONNLOST, IPCQ_ENOSHM (IPCQ_TRANSPORT_SHM, and the
- * re-open after a reconnect could not map the segment). */
+ * re-open after a reconnect could not map the segment), and IPCQ_EIO on a
+ * durable queue under the broker's --sync always when the disk sync
+ * failed: the message IS queued (do not resend it blindly) but not known
+ * to be on disk. */
 int ipcq_queue_send(ipcq_queue *q, const void *data, size_t len,
     int timeout_ms);
 
@@ -350,6 +353,9 @@ typedef struct ipcq_stats {
 	uint64_t max_messages, max_bytes;
 	uint32_t max_message_bytes, expected_producers;
 	int      full_policy;
+	uint64_t sync_errors; /* durable: disk syncs the broker saw fail
+	                         since it started (--sync batch or always);
+	                         not 0: sends may not be on disk */
 } ipcq_stats;
 
 /* Statistics of the handle's queue, written to *st on success. One round

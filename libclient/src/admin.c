@@ -33,6 +33,7 @@ ipcqi_stats_fill(ipcq_stats *st, const Ipcq__V1__QueueStats *qs)
 	st->ended           = qs->ended;
 	st->abandoned       = qs->abandoned;
 	st->corrupt         = qs->corrupt;
+	st->sync_errors     = qs->sync_errors;
 	if (o != NULL) {
 		st->max_messages       = o->max_messages;
 		st->max_bytes          = o->max_bytes;

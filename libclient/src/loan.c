@@ -143,11 +143,15 @@ ipcq_queue_send_loan(ipcq_queue *q, ipcq_msg *msg, int timeout_ms)
 	if ((rv = ipcqi_shm_lock(m)) == 0) {
 		rv = ipcqi_seg_publish(&m->seg, msg->pos, m->holder, false);
 		if (rv == 0) {
-			ipcqi_seg_sync_sent(&m->seg);
 			ipcqi_seg_wake_data(&m->seg, 1);
 			ipcqi_seg_ring_broker(&m->seg, m->bell, IPCQI_WATCH_DATA);
 		}
 		ipcqi_seg_unlock(&m->seg);
+		if (rv == 0) {
+			/* Sent (consumers may have it already); under --sync
+			 * always it must also be on disk: EIO if not. */
+			rv = ipcqi_seg_sync(&m->seg);
+		}
 	}
 	/* ENOLEASE: our connection dropped and the broker discarded the
 	 * loan as a dead producer's. */

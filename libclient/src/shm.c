@@ -396,33 +396,28 @@ shm_send_big(ipcq_queue *q, ipcqi_shm *m, const ipcq_iov *msg,
 	return ipcq_queue_send_loan(q, loan, 0);
 }
 
-int
-ipcqi_shm_send(ipcq_queue *q, ipcqi_shm *m, const ipcq_iov *msgs, size_t n,
-    size_t *sent, int64_t deadline)
+/* The body of ipcqi_shm_send: *total counts what went in. */
+static int
+shm_send_chunks(ipcq_queue *q, ipcqi_shm *m, const ipcq_iov *msgs, size_t n,
+    size_t *sent, int64_t deadline, size_t *totalp)
 {
 	ipcqi_seg_payload p[SHM_CHUNK];
 	size_t            total = 0;
-	int               rv;
+	int               rv    = 0;
 
-	if ((rv = shm_check_batch(m, msgs, n)) != 0) {
-		return rv;
-	}
-	if (__atomic_load_n(&m->ended, __ATOMIC_ACQUIRE)) {
-		return IPCQ_ECLOSED; /* this producer ended its stream */
-	}
-	if ((rv = ipcqi_shm_as_producer(q, m, deadline)) != 0) {
-		return rv;
-	}
 	while (total < n) {
 		size_t k = 0, acc = 0;
 
 		if (msgs[total].len >= SHM_BIG) {
-			if ((rv = shm_send_big(q, m, &msgs[total], deadline)) != 0) {
-				break;
+			rv = shm_send_big(q, m, &msgs[total], deadline);
+			if (rv == 0 || rv == IPCQ_EIO) { /* EIO: sent, not synced */
+				total++;
+				if (sent != NULL) {
+					*sent = total;
+				}
 			}
-			total++;
-			if (sent != NULL) {
-				*sent = total;
+			if (rv != 0) {
+				break;
 			}
 			continue;
 		}
@@ -461,6 +456,35 @@ ipcqi_shm_send(ipcq_queue *q, ipcqi_shm *m, const ipcq_iov *msgs, size_t n,
 		if (rv != 0) {
 			break;
 		}
+	}
+	*totalp = total;
+	return rv;
+}
+
+
+int
+ipcqi_shm_send(ipcq_queue *q, ipcqi_shm *m, const ipcq_iov *msgs, size_t n,
+    size_t *sent, int64_t deadline)
+{
+	size_t total = 0;
+	int    rv;
+
+	if ((rv = shm_check_batch(m, msgs, n)) != 0) {
+		return rv;
+	}
+	if (__atomic_load_n(&m->ended, __ATOMIC_ACQUIRE)) {
+		return IPCQ_ECLOSED; /* this producer ended its stream */
+	}
+	if ((rv = ipcqi_shm_as_producer(q, m, deadline)) != 0) {
+		return rv;
+	}
+	rv = shm_send_chunks(q, m, msgs, n, sent, deadline, &total);
+	/* Durable under --sync always: on disk before we return, synced
+	 * once for the whole call and outside the lock. A failed sync is
+	 * reported over any other error: what was sent stays queued (and
+	 * *sent counts it) but is not known to be on disk. */
+	if (total > 0 && ipcqi_seg_sync(&m->seg) != 0) {
+		rv = IPCQ_EIO;
 	}
 	return rv;
 }

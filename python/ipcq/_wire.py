@@ -264,7 +264,7 @@ _STAT_FIELDS = ("name", "depth", "bytes", "in_flight", "producers",
                 "consumers", "sent", "received", "acked", "redelivered",
                 "dropped", "purged", "ended", "abandoned",
                 "producers_ended", "producers_lost", "senders_waiting",
-                "receivers_waiting", "corrupt", "writing")
+                "receivers_waiting", "corrupt", "writing", "sync_errors")
 
 
 def stats_dict(qs):

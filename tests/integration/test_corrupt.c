@@ -284,6 +284,83 @@ START_TEST(truncated_while_consumer_waits)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- 5 */
+
+/* A queue handle on the path the loop index names (0 socket, 1 shm). */
+static ipcq_queue *
+path_queue(ipcq_client *c, const char *name, int shm)
+{
+	ipcq_queue     *q;
+	ipcq_queue_opts o;
+
+	ipcq_queue_opts_init(&o);
+	o.transport = shm ? IPCQ_TRANSPORT_AUTO : IPCQ_TRANSPORT_SOCKET;
+	q           = th_queue(c, name, &o);
+	ck_assert_int_eq(ipcq_queue_is_shm(q), shm);
+	return q;
+}
+
+/* Counters scribbled past the bounds (here a byte count, and a message
+ * count) used to read as "full": every send waited for space that never
+ * came (ETIMEDOUT) while stats said corrupt=false with more bytes than
+ * the bound. They are checked like every other field: the queue is
+ * quarantined, on both paths, whether a send or stats looks first. */
+START_TEST(scribbled_counter_quarantines_queue)
+{
+	int          shm = _i;
+	ipcq_client *c   = th_client();
+	ipcq_queue  *qa  = path_queue(c, QA, shm);
+	ipcq_queue  *qb  = path_queue(c, QB, shm);
+	ipcq_queue  *qc  = path_queue(c, "corrupt.c", shm);
+	ipcqi_seg    seg;
+	ipcq_stats   st;
+	char         path[600], pathc[600];
+	int          rv;
+
+	th_send_str(qa, "a");
+	th_send_str(qc, "c");
+
+	/* qa: a byte counter; stats looks first. */
+	th_seg_map(QA, &seg, path, sizeof(path));
+	ck_assert_int_eq(ipcqi_seg_lock(&seg), 0);
+	seg.hdr->ready_bytes = UINT64_MAX / 4;
+	ipcqi_seg_unlock(&seg);
+	ipcqi_seg_unmap(&seg);
+	th_stats(c, QA, &st);
+	ck_assert_msg(st.corrupt == 1, "stats of a scribbled byte count: "
+	    "corrupt=%d bytes=%llu", st.corrupt,
+	    (unsigned long long) st.bytes);
+	rv = ipcq_queue_send(qa, "x", 1, 2000);
+	ck_assert_msg(rv == IPCQ_ECORRUPT, "send after a scribbled byte "
+	    "count: %s", ipcq_err_name(rv));
+
+	/* qc: a message counter; a send looks first. */
+	th_seg_map("corrupt.c", &seg, pathc, sizeof(pathc));
+	ck_assert_int_eq(ipcqi_seg_lock(&seg), 0);
+	seg.hdr->leased = seg.max_messages;
+	ipcqi_seg_unlock(&seg);
+	ipcqi_seg_unmap(&seg);
+	rv = ipcq_queue_send(qc, "x", 1, 2000);
+	ck_assert_msg(rv == IPCQ_ECORRUPT, "send after a scribbled message "
+	    "count: %s", ipcq_err_name(rv));
+	rv = recv_rv(qc, 0);
+	ck_assert_msg(rv == IPCQ_ECORRUPT, "recv after a scribbled message "
+	    "count: %s", ipcq_err_name(rv));
+	th_stats(c, "corrupt.c", &st);
+	ck_assert_int_eq(st.corrupt, 1);
+
+	assert_bystander_works(qb, 20);
+	th_assert_serving();
+	assert_delete_removes(c, qa, path);
+	ipcq_queue_close(qc);
+	ck_assert_int_eq(ipcq_client_delete(c, "corrupt.c"), 0);
+	ck_assert_msg(access(pathc, F_OK) != 0, "%s kept", pathc);
+	assert_bystander_works(qb, 20);
+	ipcq_queue_close(qb);
+	ipcq_client_close(c);
+}
+END_TEST
+
 static Suite *
 corrupt_suite(void)
 {
@@ -294,6 +371,7 @@ corrupt_suite(void)
 	tcase_add_test(tc, truncated_ring_faults_inside_the_lock);
 	tcase_add_test(tc, scribbled_header_quarantines_queue);
 	tcase_add_test(tc, truncated_while_consumer_waits);
+	tcase_add_loop_test(tc, scribbled_counter_quarantines_queue, 0, 2);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -3,7 +3,8 @@
  * "Files and names"): a queue's segment is mode 0600 and named by the
  * broker, not after the queue; a broker restarted after a crash removes
  * an unreadable file of its own, and leaves alone a file of another
- * broker, of another user, or of another layout version. (A clean stop
+ * broker, of another user, or of another layout version; an unreadable
+ * durable file of its own is renamed aside, not left in place. (A clean stop
  * leaving nothing behind is checked at the end of every test by the
  * harness.)
  */
@@ -121,16 +122,85 @@ START_TEST(restart_never_touches_another_users_file)
 }
 END_TEST
 
+/* Whether the broker's log (its latest run) contains text. */
+static int
+log_has(const char *text)
+{
+	FILE  *f = fopen(th_main_broker()->log, "r");
+	char   line[2048];
+	int    found = 0;
+
+	ck_assert_ptr_nonnull(f);
+	while (!found && fgets(line, sizeof(line), f) != NULL) {
+		found = strstr(line, text) != NULL;
+	}
+	fclose(f);
+	return found;
+}
+
+static char        state_dir[600];
+static const char *state_args[] = { "--state-dir", state_dir, NULL };
+
+static void
+begin_state_dir(void)
+{
+	snprintf(state_dir, sizeof(state_dir), "%s/state-%d",
+	    getenv("TH_ROOT") != NULL ? getenv("TH_ROOT") : "/tmp",
+	    (int) getpid());
+	th_begin_args(state_args);
+}
+
+/* An unreadable durable file of ours is not in /dev/shm, so shm_unlink
+ * cannot remove it: it is renamed aside (the user's data is kept for
+ * inspection), the log says where to, and a later restart never adopts
+ * the renamed file. */
+START_TEST(restart_sets_unreadable_durable_file_aside)
+{
+	char prefix[64], garbage[700], aside[800], junk[8192];
+
+	th_seg_prefix(th_url(), prefix, sizeof(prefix));
+	th_broker_signal_wait(th_main_broker(), SIGKILL, 10000);
+	memset(junk, 0x5a, sizeof(junk));
+	snprintf(garbage, sizeof(garbage), "%s/%s996", state_dir, prefix);
+	snprintf(aside, sizeof(aside), "%s.unreadable", garbage);
+	plant(garbage, junk, sizeof(junk));
+
+	ck_assert_int_eq(th_broker_start(th_main_broker(), th_url(),
+	                     state_args, 10000),
+	    0);
+	ck_assert_msg(!exists(garbage), "unreadable durable file %s kept "
+	    "under its name", garbage);
+	ck_assert_msg(exists(aside), "%s missing", aside);
+	ck_assert_msg(log_has("renamed to"), "the log does not say where the "
+	    "file went");
+	th_assert_serving();
+
+	/* Set aside means out of the way: the next broker leaves it. */
+	th_broker_signal_wait(th_main_broker(), SIGKILL, 10000);
+	ck_assert_int_eq(th_broker_start(th_main_broker(), th_url(),
+	                     state_args, 10000),
+	    0);
+	ck_assert_msg(exists(aside), "%s touched by a later restart", aside);
+	ck_assert_msg(!log_has(aside), "a later restart looked at %s", aside);
+	th_assert_serving();
+	unlink(aside);
+}
+END_TEST
+
 static Suite *
 hygiene_suite(void)
 {
 	Suite *s  = suite_create("integration.hygiene");
 	TCase *tc = th_tcase("hygiene");
+	TCase *td;
 
 	tcase_add_test(tc, segment_is_private_and_broker_named);
 	tcase_add_test(tc, restart_removes_own_garbage_and_leaves_others_alone);
 	tcase_add_test(tc, restart_never_touches_another_users_file);
 	suite_add_tcase(s, tc);
+	td = th_tcase_with("hygiene_state_dir", begin_state_dir);
+	tcase_add_test(td, restart_sets_unreadable_durable_file_aside);
+	suite_add_tcase(s, td);
 	return s;
 }
 
