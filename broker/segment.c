@@ -169,13 +169,23 @@ ipcqd_segs_create(ipcqd_segs *s, const char *name,
 	/* O_EXCL: a name is never reused, and never someone else's. */
 	fd = seg_open(shm_name, O_RDWR | O_CREAT | O_EXCL, 0600);
 	if (fd < 0) {
+		int e = errno;
 		ipcqd_error("cannot create segment %s: %s", shm_name,
-		    strerror(errno));
-		return errno == EEXIST ? IPCQ_EINTERNAL : IPCQ_ENOMEM;
+		    strerror(e));
+		if (e == EMFILE || e == ENFILE) {
+			return IPCQ_EMFILE;
+		}
+		if (e == ENOSPC || e == EDQUOT) {
+			return IPCQ_ENOSPC; /* no inode left */
+		}
+		return e == EEXIST ? IPCQ_EINTERNAL : IPCQ_ENOMEM;
 	}
 	fchmod(fd, 0600); /* whatever the umask */
 	rv = ipcqi_seg_create(seg, fd, &p);
 	if (rv != 0) {
+		ipcqd_error("cannot create segment %s of %llu bytes: %s",
+		    shm_name, (unsigned long long) (IPCQI_SEG_HDR_BYTES +
+		                  ipcqi_seg_ring_bytes(&p)), ipcq_strerror(rv));
 		close(fd);
 		ipcqd_segs_unlink(shm_name);
 	} else if (o->durable) {
@@ -225,6 +235,13 @@ seg_adopt_one(ipcqd_segs *s, ipcqd_broker *b, const char *dir,
 		close(fd); /* not ours after all: never touch it */
 		return;
 	}
+	/* A file of an older broker may be sparse: allocate its pages now,
+	 * so that a send into it cannot fault for want of space. */
+	if (ipcqi_seg_allocate(fd, (uint64_t) st.st_size) != 0) {
+		ipcqd_warn("segment %s: cannot allocate its %lld bytes (full "
+		           "file system?); adopted as it is", shm_name,
+		    (long long) st.st_size);
+	}
 	rv = ipcqi_seg_map(&seg, fd, NULL);
 	if (rv != 0 || dir == NULL) {
 		close(fd);
@@ -258,6 +275,13 @@ seg_adopt_one(ipcqd_segs *s, ipcqd_broker *b, const char *dir,
 	 * client of it still alive but stopped inside its critical section
 	 * holds the lock: then the returns wait for it (queue_lock.c). */
 	rv = ipcqi_seg_lock_timed(&q->seg, SEG_ADOPT_WAIT_MS);
+	if (rv == IPCQ_EBUSY && ipcqi_seg_lock_reclaim(&q->seg) == 0) {
+		/* The old instance died holding it and the kernel could not
+		 * mark it (its mapping was zero pages by then). */
+		ipcqd_warn("segment %s: lock held by a thread that is gone; "
+		           "recovered", shm_name);
+		rv = ipcqi_seg_lock_timed(&q->seg, 0);
+	}
 	if (rv == 0) {
 		ipcqi_seg_return_holder(&q->seg, 0);
 		q->seg.hdr->broker_watch   = 0;
