@@ -132,18 +132,16 @@ br_admit_queue(ipcqd_broker *b, const char *name, const ipcqd_queue_opts *o,
 	uint64_t         need;
 
 	if (b->nqueues >= b->cfg.max_queues) {
-		snprintf(why, whylen, "cannot create queue %s: the broker "
-		    "holds its limit of %u queues (ipcqd --max-queues)", name,
-		    (unsigned) b->cfg.max_queues);
+		snprintf(why, whylen, "the broker holds its limit of %u "
+		    "queues (ipcqd --max-queues)", (unsigned) b->cfg.max_queues);
 		return IPCQ_ELIMIT;
 	}
 	ipcqd_queue_seg_params(&p, name, o);
 	need = IPCQI_SEG_HDR_BYTES + ipcqi_seg_ring_bytes(&p);
 	if (b->seg_bytes + need > b->cfg.max_memory) {
-		snprintf(why, whylen, "cannot create queue %s: its segment "
-		    "(%llu bytes) would take the broker's segments past "
-		    "their bound of %llu bytes (%llu committed; ipcqd "
-		    "--max-memory, or smaller queue bounds)", name,
+		snprintf(why, whylen, "the queue's segment of %llu bytes "
+		    "would take the broker's segments past their bound of "
+		    "%llu bytes (%llu committed; ipcqd --max-memory)",
 		    (unsigned long long) need,
 		    (unsigned long long) b->cfg.max_memory,
 		    (unsigned long long) b->seg_bytes);
@@ -157,13 +155,13 @@ br_create_failed(char *why, size_t whylen, const char *name, int rv)
 {
 	switch (rv) {
 	case IPCQ_ENOSPC:
-		snprintf(why, whylen, "cannot create queue %s: no space to "
-		    "back its segment (the file system of /dev/shm or the "
-		    "state directory is full)", name);
+		snprintf(why, whylen, "no space to back the queue's segment "
+		    "(the file system of /dev/shm or of the state directory "
+		    "is full)");
 		break;
 	case IPCQ_EMFILE:
-		snprintf(why, whylen, "cannot create queue %s: the broker is "
-		    "out of file descriptors (RLIMIT_NOFILE)", name);
+		snprintf(why, whylen, "the broker is out of file descriptors "
+		    "(RLIMIT_NOFILE)");
 		break;
 	default:
 		snprintf(why, whylen, "cannot create queue %s: %s", name,
