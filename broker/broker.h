@@ -55,7 +55,8 @@ typedef struct ipcqd_broker {
 	ipcqd_config    cfg;
 	ipcqd_list      queues;   /* ipcqd_queue.node, creation order */
 	uint32_t        nqueues;
-	uint64_t        seg_bytes; /* sum of the queues' segment sizes */
+	uint64_t        seg_bytes; /* sum of the queues' segment sizes
+	                              (broker lock; --max-memory) */
 	ipcqd_idmap     handles;  /* handle id -> ipcqd_handle */
 	ipcqd_idmap     sessions; /* pipe id -> ipcqd_session */
 	uint64_t        epoch;    /* high bits of every handle id */
