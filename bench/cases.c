@@ -116,6 +116,19 @@ bench_cases_build(bench_case *cases, int max)
 			}
 		}
 	}
+	/* A fresh queue (every case run has its own) from its first
+	 * message: 10 000 against 100 000 messages of 4 KiB, unbatched;
+	 * the ratio i8.fresh_10k_vs_100k_4096 compares their rates. */
+	if ((bc = bench_case_add(cases, &n, max, BENCH_IPCQ_TPUT,
+	         "ipcq.shm.fresh10k", 4096, 1, 1)) != NULL) {
+		bc->count = 10000;
+		bc->full  = 1;
+	}
+	if ((bc = bench_case_add(cases, &n, max, BENCH_IPCQ_TPUT,
+	         "ipcq.shm.fresh100k", 4096, 1, 1)) != NULL) {
+		bc->count = 100000;
+		bc->full  = 1;
+	}
 	bench_peer_cases_build(cases, &n, max);
 	return (n);
 }
@@ -159,7 +172,8 @@ static void
 cs_tput_args(bench_args *a, const bench_opts *o, const bench_case *bc,
     const char *kind, const char *url, const char *ctr, int idx, uint32_t id)
 {
-	uint64_t per = o->count / bc->p;
+	uint64_t count = bc->count != 0 ? bc->count : o->count;
+	uint64_t per   = count / bc->p;
 
 	bench_args_init(a);
 	bench_args_add(a, "kind=%s", kind);
@@ -172,7 +186,7 @@ cs_tput_args(bench_args *a, const bench_opts *o, const bench_case *bc,
 	bench_args_add(a, "nprod=%u", bc->p);
 	bench_args_add(a, "ncons=%u", bc->c);
 	bench_args_add(a, "count=%llu",
-	    (unsigned long long) (o->count != 0 && per == 0 ? 1 : per));
+	    (unsigned long long) (count != 0 && per == 0 ? 1 : per));
 	bench_args_add(a, "dur_ms=%llu", (unsigned long long) o->dur_ms);
 	bench_case_args(a, bc);
 }

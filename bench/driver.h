@@ -133,6 +133,8 @@ typedef struct bench_case {
 	uint32_t         ack;     /* consumers ack explicitly (ack=1) */
 	uint32_t         spin_us; /* ipcq_queue_opts.spin_us (spin_us=N) */
 	uint32_t         zerocopy; /* loan/send_loan, recv_view (zerocopy=1) */
+	uint64_t         count;   /* messages, whatever --count/--duration
+	                             say (the fresh-queue cases) */
 	bench_fig        fig[BENCH_MAX_ROUNDS];
 } bench_case;
 

@@ -16,6 +16,7 @@
 
 #include "ipcq.h"
 #include "ipcqi_close.h"
+#include "ipcqi_sigbus.h"
 #include "log.h"
 #include "queue_int.h"
 #include "server.h"
@@ -36,6 +37,22 @@ ipcqd_config_init(ipcqd_config *cfg)
 	cfg->probe_ms         = 1000;
 	cfg->sync_mode        = IPCQI_SYNC_BATCH; /* like Redis everysec */
 	cfg->sync_ms          = 1000;
+	cfg->max_queues       = IPCQI_SIGBUS_SLOTS;
+	cfg->max_memory       = ipcqd_default_max_memory();
+}
+
+uint64_t
+ipcqd_default_max_memory(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES);
+	long psize = sysconf(_SC_PAGESIZE);
+
+	/* Half of RAM, as tmpfs sizes /dev/shm by default: segments are
+	 * memory the kernel cannot reclaim (no swap) while queues live. */
+	if (pages <= 0 || psize <= 0) {
+		return 1ull << 32;
+	}
+	return (uint64_t) pages * (uint64_t) psize / 2;
 }
 
 int
@@ -108,17 +125,69 @@ ipcqd_broker_insert_queue(ipcqd_broker *b, ipcqd_queue *q)
 {
 	ipcqd_list_push_back(&b->queues, &q->node);
 	b->nqueues++;
+	b->seg_bytes += q->seg.seg_bytes;
+}
+
+/* Whether the broker's limits admit one more queue of these options:
+ * 0, or IPCQ_ELIMIT with the limit named in why. */
+static int
+br_admit_queue(ipcqd_broker *b, const char *name, const ipcqd_queue_opts *o,
+    char *why, size_t whylen)
+{
+	ipcqi_seg_params p;
+	uint64_t         need;
+
+	if (b->nqueues >= b->cfg.max_queues) {
+		snprintf(why, whylen, "the broker holds its limit of %u "
+		    "queues (ipcqd --max-queues)", (unsigned) b->cfg.max_queues);
+		return IPCQ_ELIMIT;
+	}
+	ipcqd_queue_seg_params(&p, name, o);
+	need = IPCQI_SEG_HDR_BYTES + ipcqi_seg_ring_bytes(&p);
+	if (b->seg_bytes + need > b->cfg.max_memory) {
+		snprintf(why, whylen, "the queue's segment of %llu bytes "
+		    "would take the broker's segments past their bound of "
+		    "%llu bytes (%llu committed; ipcqd --max-memory)",
+		    (unsigned long long) need,
+		    (unsigned long long) b->cfg.max_memory,
+		    (unsigned long long) b->seg_bytes);
+		return IPCQ_ELIMIT;
+	}
+	return 0;
+}
+
+static void
+br_create_failed(char *why, size_t whylen, const char *name, int rv)
+{
+	switch (rv) {
+	case IPCQ_ENOSPC:
+		snprintf(why, whylen, "no space to back the queue's segment "
+		    "(the file system of /dev/shm or of the state directory "
+		    "is full)");
+		break;
+	case IPCQ_EMFILE:
+		snprintf(why, whylen, "the broker is out of file descriptors "
+		    "(RLIMIT_NOFILE)");
+		break;
+	default:
+		snprintf(why, whylen, "cannot create queue %s: %s", name,
+		    ipcq_strerror(rv));
+		break;
+	}
 }
 
 int
 ipcqd_broker_add_queue(ipcqd_broker *b, const char *name,
-    const ipcqd_queue_opts *o, ipcqd_queue **qp)
+    const ipcqd_queue_opts *o, ipcqd_queue **qp, char *why, size_t whylen)
 {
 	ipcqd_queue *q;
 	ipcqi_seg    seg;
 	char         shm_name[800];
 	int          rv, fd = -1;
 
+	if ((rv = br_admit_queue(b, name, o, why, whylen)) != 0) {
+		return rv;
+	}
 	if (b->segs.bell == NULL) {
 		/* Not serving (a test's in-process broker): anonymous. */
 		q = ipcqd_queue_new(name, o);
@@ -126,6 +195,7 @@ ipcqd_broker_add_queue(ipcqd_broker *b, const char *name,
 		rv = ipcqd_segs_create(&b->segs, name, o, &seg, shm_name,
 		    sizeof(shm_name), &fd);
 		if (rv != 0) {
+			br_create_failed(why, whylen, name, rv);
 			return rv;
 		}
 		if ((q = ipcqd_queue_from_seg(&seg, shm_name)) == NULL) {
@@ -140,6 +210,7 @@ ipcqd_broker_add_queue(ipcqd_broker *b, const char *name,
 		}
 	}
 	if (q == NULL) {
+		br_create_failed(why, whylen, name, IPCQ_ENOMEM);
 		return IPCQ_ENOMEM;
 	}
 	ipcqd_broker_insert_queue(b, q);
@@ -154,6 +225,7 @@ ipcqd_broker_delete_queue(ipcqd_broker *b, ipcqd_queue *q)
 {
 	ipcqd_node_remove(&q->node);
 	b->nqueues--;
+	b->seg_bytes -= q->seg.seg_bytes;
 	ipcqd_segs_unlink(q->shm_name);
 	ipcqd_queue_free(q);
 }

@@ -42,9 +42,13 @@ typedef struct ipcqd_config {
 	int         sync_ms;       /* IPCQI_SYNC_BATCH period */
 	int         discard_on_exit; /* a clean stop removes every /dev/shm
 	                                queue, not only the empty ones */
+	uint32_t    max_queues;    /* queues at once (<= IPCQI_SIGBUS_SLOTS) */
+	uint64_t    max_memory;    /* bytes every segment together commits */
 } ipcqd_config;
 
 void ipcqd_config_init(ipcqd_config *cfg);
+/* --max-memory's default: half of the machine's RAM. */
+uint64_t ipcqd_default_max_memory(void);
 
 typedef struct ipcqd_server   ipcqd_server;
 typedef struct ipcqd_watchdog ipcqd_watchdog;
@@ -54,6 +58,8 @@ typedef struct ipcqd_broker {
 	ipcqd_config    cfg;
 	ipcqd_list      queues;   /* ipcqd_queue.node, creation order */
 	uint32_t        nqueues;
+	uint64_t        seg_bytes; /* sum of the queues' segment sizes
+	                              (broker lock; --max-memory) */
 	ipcqd_idmap     handles;  /* handle id -> ipcqd_handle */
 	ipcqd_idmap     sessions; /* pipe id -> ipcqd_session */
 	uint64_t        epoch;    /* high bits of every handle id */
@@ -93,8 +99,13 @@ void ipcqd_broker_unlock(ipcqd_broker *b);
 
 /* Registry (broker lock held). */
 ipcqd_queue *ipcqd_broker_find_queue(ipcqd_broker *b, const char *name);
+/* Create a queue. On failure an ipcq error and, in why, its cause for
+ * the client: IPCQ_ELIMIT (--max-queues or --max-memory reached),
+ * IPCQ_ENOSPC (no room to back the segment), IPCQ_EMFILE (out of file
+ * descriptors), IPCQ_ENOMEM. */
 int          ipcqd_broker_add_queue(ipcqd_broker *b, const char *name,
-             const ipcqd_queue_opts *o, ipcqd_queue **qp);
+             const ipcqd_queue_opts *o, ipcqd_queue **qp, char *why,
+             size_t whylen);
 void         ipcqd_broker_delete_queue(ipcqd_broker *b, ipcqd_queue *q);
 /* Register a queue built elsewhere (adoption). */
 void         ipcqd_broker_insert_queue(ipcqd_broker *b, ipcqd_queue *q);

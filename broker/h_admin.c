@@ -36,6 +36,7 @@ ha_fill_stats(Ipcq__V1__QueueStats *w, Ipcq__V1__QueueOptions *wo,
 	w->sync_errors         = st.sync_errors;
 	w->producers_ended     = st.producers_ended;
 	w->producers_lost      = st.producers_lost;
+	w->segment_bytes       = q->seg.seg_bytes;
 	ipcqd_h_opts_to_wire(wo, &q->opts);
 	w->options = wo;
 }
@@ -50,6 +51,7 @@ ipcqd_h_stats(ipcqd_broker *b, ipcqd_ctx *cx, const Ipcq__V1__Request *req)
 	Ipcq__V1__QueueStats   *sts  = NULL;
 	Ipcq__V1__QueueStats  **ptrs = NULL;
 	Ipcq__V1__QueueOptions *wos  = NULL;
+	Ipcq__V1__BrokerStats   bst  = IPCQ__V1__BROKER_STATS__INIT;
 	size_t                  n    = 0;
 	int                     result;
 
@@ -81,6 +83,11 @@ ipcqd_h_stats(ipcqd_broker *b, ipcqd_ctx *cx, const Ipcq__V1__Request *req)
 		    "no queue named %s", name);
 		goto out;
 	}
+	bst.segment_bytes = b->seg_bytes;
+	bst.max_memory    = b->cfg.max_memory;
+	bst.queues        = b->nqueues;
+	bst.max_queues    = b->cfg.max_queues;
+	srp.broker        = &bst;
 	srp.n_queues  = n;
 	srp.queues    = ptrs;
 	rep.body_case = IPCQ__V1__REPLY__BODY_STATS;

@@ -172,8 +172,10 @@ hq_get_queue(ipcqd_broker *b, ipcqd_ctx *cx, const Ipcq__V1__OpenRequest *o,
 		    "full_policy 0..2)", IPCQI_MAX_MESSAGE_BYTES);
 		return NULL;
 	}
-	if ((rv = ipcqd_broker_add_queue(b, o->queue, &opts, &q)) != 0) {
-		*result = ipcqd_reply_error(cx, rv, "cannot create queue");
+	char why[320];
+	if ((rv = ipcqd_broker_add_queue(b, o->queue, &opts, &q, why,
+	         sizeof(why))) != 0) {
+		*result = ipcqd_reply_error(cx, rv, "%s", why);
 		return NULL;
 	}
 	return q;

@@ -13,6 +13,7 @@
 #include <grp.h>
 #include <stdint.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,11 +72,50 @@ usage(FILE *f)
 	    "      --discard-on-exit  a clean stop removes every queue, also\n"
 	    "                         those holding messages (default: kept\n"
 	    "                         for the next start)\n"
+	    "      --max-queues N     queues at once (default and most %u)\n"
+	    "      --max-memory BYTES bytes all queue segments may commit, "
+	    "suffix K, M,\n"
+	    "                         G or T (powers of 1024; default half "
+	    "of RAM)\n"
 	    "  -V, --version          print the version\n"
 	    "  -h, --help             this help\n"
 	    "exit codes: 0 clean shutdown, 1 runtime error, 2 usage, "
 	    "3 address in use\n",
-	    IPCQI_DEFAULT_MAX_FRAME);
+	    IPCQI_DEFAULT_MAX_FRAME, (unsigned) IPCQI_SIGBUS_SLOTS);
+}
+
+/* "64M", "1G", "4096": bytes, with an optional K/M/G/T suffix (powers of
+ * 1024, "KiB" and "KB" alike). */
+static int
+parse_bytes(const char *s, uint64_t *out)
+{
+	char              *end;
+	unsigned long long v;
+	unsigned           shift = 0;
+
+	errno = 0;
+	v     = strtoull(s, &end, 10);
+	if (errno != 0 || end == s || *s == '-') {
+		return -1;
+	}
+	switch (*end) {
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	case 't': case 'T': shift = 40; end++; break;
+	default: break;
+	}
+	if (shift != 0 && *end == 'i') {
+		end++;
+	}
+	if (*end == 'B' || *end == 'b') {
+		end++;
+	}
+	if (*end != '\0' || v == 0 || v > (UINT64_MAX >> shift)) {
+		return -1;
+	}
+	*out = (uint64_t) v << shift;
+	return 0;
 }
 
 static int
@@ -132,6 +172,8 @@ parse_args(int argc, char **argv, ipcqd_config *cfg, int *ready_fd,
 		{ "log-file", required_argument, NULL, OPT_LOG_FILE },
 		{ "socket-group", required_argument, NULL, OPT_SOCKET_GROUP },
 		{ "discard-on-exit", no_argument, NULL, 'D' },
+		{ "max-queues", required_argument, NULL, 'Q' },
+		{ "max-memory", required_argument, NULL, 'm' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -227,6 +269,17 @@ parse_args(int argc, char **argv, ipcqd_config *cfg, int *ready_fd,
 			break;
 		case 'D':
 			cfg->discard_on_exit = 1;
+			break;
+		case 'Q':
+			if (parse_long(optarg, 1, IPCQI_SIGBUS_SLOTS, &v) != 0) {
+				goto bad;
+			}
+			cfg->max_queues = (uint32_t) v;
+			break;
+		case 'm':
+			if (parse_bytes(optarg, &cfg->max_memory) != 0) {
+				goto bad;
+			}
 			break;
 		case 'V':
 			printf("ipcqd %d.%d.%d (protocol %d)\n", IPCQ_VERSION_MAJOR,

@@ -74,6 +74,13 @@ ipcqd_qu_lock(ipcqd_queue *q)
 		}
 		rv = ipcqi_seg_lock_timed(&q->seg, QL_WAIT_MS);
 	}
+	/* Held all that time by a thread that does not exist: a dead
+	 * broker's, which the kernel could not mark (ipcqi_seg.h). */
+	if (rv == IPCQ_EBUSY && ipcqi_seg_lock_reclaim(&q->seg) == 0) {
+		ipcqd_warn("queue %s: segment lock held by a thread that is "
+		           "gone; recovered", q->name);
+		rv = ipcqi_seg_lock_timed(&q->seg, 0);
+	}
 	if (rv == IPCQ_EBUSY) {
 		if (!q->stuck) {
 			q->stuck = true;

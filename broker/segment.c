@@ -240,14 +240,23 @@ ipcqd_segs_create(ipcqd_segs *s, const char *name,
 		}
 	}
 	if (fd < 0) {
-		int err = errno;
+		int e = errno;
 		ipcqd_error("cannot create segment %s: %s", shm_name,
-		    strerror(err));
+		    strerror(e));
 		shm_name[0] = '\0';
-		return err == EEXIST ? IPCQ_EINTERNAL : IPCQ_ENOMEM;
+		if (e == EMFILE || e == ENFILE) {
+			return IPCQ_EMFILE;
+		}
+		if (e == ENOSPC || e == EDQUOT) {
+			return IPCQ_ENOSPC; /* no inode left */
+		}
+		return e == EEXIST ? IPCQ_EINTERNAL : IPCQ_ENOMEM;
 	}
 	rv = ipcqi_seg_create(seg, fd, &p);
 	if (rv != 0) {
+		ipcqd_error("cannot create segment %s of %llu bytes: %s",
+		    shm_name, (unsigned long long) (IPCQI_SEG_HDR_BYTES +
+		                  ipcqi_seg_ring_bytes(&p)), ipcq_strerror(rv));
 		close(fd);
 		ipcqd_segs_unlink(shm_name);
 	} else if (o->durable) {
@@ -335,6 +344,13 @@ seg_adopt_one(ipcqd_segs *s, ipcqd_broker *b, const char *dir,
 	if (s->gid >= 0) {
 		(void) fchown(fd, (uid_t) -1, (gid_t) s->gid);
 	}
+	/* A file of an older broker may be sparse: allocate its pages now,
+	 * so that a send into it cannot fault for want of space. */
+	if (ipcqi_seg_allocate(fd, (uint64_t) st.st_size) != 0) {
+		ipcqd_warn("segment %s: cannot allocate its %lld bytes (full "
+		           "file system?); adopted as it is", shm_name,
+		    (long long) st.st_size);
+	}
 	rv = ipcqi_seg_map(&seg, fd, NULL);
 	if (rv != 0 || dir == NULL) {
 		close(fd);
@@ -366,6 +382,13 @@ seg_adopt_one(ipcqd_segs *s, ipcqd_broker *b, const char *dir,
 	 * client of it still alive but stopped inside its critical section
 	 * holds the lock: then the returns wait for it (queue_lock.c). */
 	rv = ipcqi_seg_lock_timed(&q->seg, SEG_ADOPT_WAIT_MS);
+	if (rv == IPCQ_EBUSY && ipcqi_seg_lock_reclaim(&q->seg) == 0) {
+		/* The old instance died holding it and the kernel could not
+		 * mark it (its mapping was zero pages by then). */
+		ipcqd_warn("segment %s: lock held by a thread that is gone; "
+		           "recovered", shm_name);
+		rv = ipcqi_seg_lock_timed(&q->seg, 0);
+	}
 	if (rv == 0) {
 		uint64_t bad;
 		/* Returns the leases; checks every record (and its checksum:

@@ -245,8 +245,16 @@ int ipcqi_seg_sync(ipcqi_seg *s);
  * header per message, plus one largest message for the PAD at the end. */
 uint64_t ipcqi_seg_ring_bytes(const ipcqi_seg_params *p);
 
-/* Size fd, map it and write a fresh header (broker only). 0 or an ipcq
- * error (IPCQ_ENOMEM when the file cannot be sized or mapped). */
+/* Allocate every byte of [0, bytes) of fd (posix_fallocate), so that no
+ * later write into the mapping can fault for want of space. 0,
+ * IPCQ_ENOSPC when the file system (tmpfs: its size) has no room,
+ * IPCQ_EIO for another failure. */
+int ipcqi_seg_allocate(int fd, uint64_t bytes);
+
+/* Size fd, allocate its pages (ipcqi_seg_allocate), map it and write a
+ * fresh header (broker only). 0 or an ipcq error: IPCQ_ENOSPC when the
+ * pages cannot be allocated, IPCQ_ENOMEM when the file cannot be sized or
+ * mapped. */
 int ipcqi_seg_create(ipcqi_seg *s, int fd, const ipcqi_seg_params *p);
 
 /* Map an existing segment and validate its header. want_name, if not
@@ -273,6 +281,16 @@ int ipcqi_seg_lock_timed(ipcqi_seg *s, int timeout_ms);
  * debugger): read from the robust mutex's owner id and /proc. A holder
  * that is only preempted or slow is not stopped. Linux only. */
 bool ipcqi_seg_owner_stopped(const ipcqi_seg *s);
+
+/* The segment lock names a thread that no longer exists, and the kernel
+ * did not mark it OWNER_DIED (the owner's robust list was unreadable
+ * when it died: a broker whose mapping had been replaced by zero pages).
+ * Then mark it as the kernel would have, so that the next lock gets
+ * EOWNERDEAD and repairs the segment: 0. IPCQ_EBUSY if the owner may be
+ * alive (or the lock moved meanwhile). Call only after the lock has been
+ * found held for long: a holder in another PID namespace has a thread id
+ * that means nothing here, and it lets go within microseconds. */
+int ipcqi_seg_lock_reclaim(ipcqi_seg *s);
 
 /* Walk every record from head to tail, validate it and recompute the
  * counters (lock held). IPCQ_ECORRUPT (and the segment quarantined) if

@@ -184,3 +184,36 @@ ipcqi_seg_owner_stopped(const ipcqi_seg *s)
 	}
 	return p[2] == 'T' || p[2] == 't';
 }
+
+int
+ipcqi_seg_lock_reclaim(ipcqi_seg *s)
+{
+	uint32_t *lw   = (uint32_t *) (void *) &s->hdr->lock;
+	uint32_t  word = __atomic_load_n(lw, __ATOMIC_ACQUIRE);
+	int       tid  = (int) (word & FUTEX_TID_MASK);
+	char      path[64];
+
+	if (tid == 0 || (word & FUTEX_OWNER_DIED) != 0) {
+		return IPCQ_EBUSY; /* free, or already marked for recovery */
+	}
+	/* /proc/<tid> exists for every live thread of the namespace, listed
+	 * or not. Gone means the kernel never ran the robust-list walk that
+	 * would have marked the word: the owner died with its robust list
+	 * pointing at memory it could no longer read (a segment mapping
+	 * replaced by the SIGBUS handler's zero pages). */
+	snprintf(path, sizeof(path), "/proc/%d", tid);
+	if (access(path, F_OK) == 0 || errno != ENOENT) {
+		return IPCQ_EBUSY;
+	}
+	/* Do what the kernel does for a robust futex whose owner exits:
+	 * keep the waiters bit, set OWNER_DIED, wake one waiter. The next
+	 * taker gets EOWNERDEAD and repairs the segment. The CAS fails if
+	 * anyone took or released the lock since we read the word. */
+	if (!__atomic_compare_exchange_n(lw, &word,
+	        (word & FUTEX_WAITERS) | FUTEX_OWNER_DIED, false,
+	        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		return IPCQ_EBUSY;
+	}
+	syscall(SYS_futex, lw, FUTEX_WAKE, 1, NULL, NULL, 0);
+	return 0;
+}

@@ -16,7 +16,7 @@
 
 #define IPCQI_TOP_NAME 129
 
-#define STATS_NFIELDS 27
+#define STATS_NFIELDS 32
 
 typedef struct stats_field {
 	const char *key;
@@ -106,6 +106,14 @@ stats_fields(const char *name, const ipcq_stats *st, stats_field *f)
 	stats_set(f, &i, "max_message_bytes", 0, "%" PRIu32,
 	    st->max_message_bytes);
 	stats_set(f, &i, "full_policy", 1, "%s", stats_policy(st->full_policy));
+	stats_set(f, &i, "segment_bytes", 0, "%" PRIu64, st->segment_bytes);
+	stats_set(f, &i, "broker_queues", 0, "%" PRIu32, st->broker_queues);
+	stats_set(f, &i, "broker_max_queues", 0, "%" PRIu32,
+	    st->broker_max_queues);
+	stats_set(f, &i, "broker_segment_bytes", 0, "%" PRIu64,
+	    st->broker_segment_bytes);
+	stats_set(f, &i, "broker_max_memory", 0, "%" PRIu64,
+	    st->broker_max_memory);
 	assert(i == STATS_NFIELDS);
 }
 
@@ -186,10 +194,17 @@ stats_all(ipcq_client *c, int json)
 			stats_print_json(names[i], &st);
 		} else if (err == 0) {
 			stats_print_row((int) w, names[i], &st);
+			shown++;
 		}
 	}
 	if (json) {
 		printf("\n]\n");
+	} else if (err == 0 && shown > 0) {
+		/* The broker's totals ride along with every queue's stats. */
+		printf("broker: %" PRIu32 " of %" PRIu32 " queues, %" PRIu64
+		       " of %" PRIu64 " segment bytes committed\n",
+		    st.broker_queues, st.broker_max_queues,
+		    st.broker_segment_bytes, st.broker_max_memory);
 	}
 	ipcq_names_free(names);
 	return err;

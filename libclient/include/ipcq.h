@@ -356,6 +356,12 @@ typedef struct ipcq_stats {
 	uint64_t sync_errors; /* durable: disk syncs the broker saw fail
 	                         since it started (--sync batch or always);
 	                         not 0: sends may not be on disk */
+	uint64_t segment_bytes; /* memory the queue's segment commits */
+	/* The broker's totals and limits, the same in every queue's stats
+	 * (ipcqd --max-queues, --max-memory); 0 from an older broker. */
+	uint64_t broker_segment_bytes; /* every segment together */
+	uint64_t broker_max_memory;    /* bound on broker_segment_bytes */
+	uint32_t broker_queues, broker_max_queues;
 } ipcq_stats;
 
 /* Statistics of the handle's queue, written to *st on success. One round

@@ -34,12 +34,24 @@ ipcqi_stats_fill(ipcq_stats *st, const Ipcq__V1__QueueStats *qs)
 	st->abandoned       = qs->abandoned;
 	st->corrupt         = qs->corrupt;
 	st->sync_errors     = qs->sync_errors;
+	st->segment_bytes   = qs->segment_bytes;
 	if (o != NULL) {
 		st->max_messages       = o->max_messages;
 		st->max_bytes          = o->max_bytes;
 		st->max_message_bytes  = o->max_message_bytes;
 		st->expected_producers = o->expected_producers;
 		st->full_policy        = (int) o->full_policy;
+	}
+}
+
+void
+ipcqi_stats_fill_broker(ipcq_stats *st, const Ipcq__V1__BrokerStats *bs)
+{
+	if (bs != NULL) {
+		st->broker_segment_bytes = bs->segment_bytes;
+		st->broker_max_memory    = bs->max_memory;
+		st->broker_queues        = bs->queues;
+		st->broker_max_queues    = bs->max_queues;
 	}
 }
 
@@ -79,6 +91,7 @@ ipcq_client_stats(ipcq_client *c, const char *name, ipcq_stats *st)
 			const Ipcq__V1__QueueStats *qs = rep->stats->queues[i];
 			if (qs->name != NULL && strcmp(qs->name, name) == 0) {
 				ipcqi_stats_fill(st, qs);
+				ipcqi_stats_fill_broker(st, rep->stats->broker);
 				rv = IPCQ_OK;
 				break;
 			}

@@ -220,6 +220,9 @@ ipcq_msg *ipcqi_msg_from_delivery(const ipcq_queue *q, uint64_t epoch,
 
 /* QueueStats (wire) to ipcq_stats. */
 void ipcqi_stats_fill(ipcq_stats *st, const Ipcq__V1__QueueStats *qs);
+/* The broker-wide fields of a StatsReply (NULL from an older broker). */
+void ipcqi_stats_fill_broker(ipcq_stats *st,
+    const Ipcq__V1__BrokerStats *bs);
 
 /* ----------------------------------------------- shared memory (shm.c) */
 

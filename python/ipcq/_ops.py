@@ -186,7 +186,8 @@ def op_stats(name, grace):
     """Stats of one queue (a dict), or of all (dict name -> dict)."""
     def finish(rep):
         w.check_reply(rep)
-        all_ = {q.name: w.stats_dict(q) for q in rep.stats.queues}
+        all_ = {q.name: w.stats_dict(q, rep.stats.broker)
+                for q in rep.stats.queues}
         if name is None:
             return all_
         if name not in all_:

@@ -264,15 +264,19 @@ _STAT_FIELDS = ("name", "depth", "bytes", "in_flight", "producers",
                 "consumers", "sent", "received", "acked", "redelivered",
                 "dropped", "purged", "ended", "abandoned",
                 "producers_ended", "producers_lost", "senders_waiting",
-                "receivers_waiting", "corrupt", "writing", "sync_errors")
+                "receivers_waiting", "corrupt", "writing", "sync_errors",
+                "segment_bytes")
+_BROKER_FIELDS = ("segment_bytes", "max_memory", "queues", "max_queues")
 
 
-def stats_dict(qs):
+def stats_dict(qs, broker=None):
     """A QueueStats as a flat dict (the fields of C's ipcq_stats, plus
-    the name)."""
+    the name); the StatsReply's broker totals as broker_* keys."""
     d = {f: getattr(qs, f) for f in _STAT_FIELDS}
     for f in _OPTION_FIELDS:
         d[f] = getattr(qs.options, f)
+    for f in _BROKER_FIELDS:
+        d["broker_" + f] = getattr(broker, f) if broker is not None else 0
     return d
 
 

@@ -52,7 +52,9 @@ trap cleanup EXIT
 sock=$dir/s.sock
 url=ipc://$sock
 mkfifo "$dir/ready"
-"$ipcqd" --listen "$url" --ready-fd 3 3>"$dir/ready" 2>"$dir/broker.log" \
+# --max-memory: the transcript's stats show it (the default is half of RAM).
+"$ipcqd" --listen "$url" --max-memory 1G --ready-fd 3 3>"$dir/ready" \
+    2>"$dir/broker.log" \
     </dev/null &
 broker_pid=$!
 # EOF (empty line) if the broker exits before it is ready.

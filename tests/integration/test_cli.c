@@ -208,6 +208,11 @@ START_TEST(list_stats_purge_delete)
 	expect_field(o, "producers_lost", "1");
 	expect_field(o, "state", "abandoned");
 	expect_field(o, "full_policy", "block");
+	/* Default bounds: 4 KiB header + the ring (docs/shm.md). */
+	expect_field(o, "segment_bytes", "77607296");
+	expect_field(o, "broker_queues", "2");
+	expect_field(o, "broker_max_queues", "4096");
+	expect_field(o, "broker_segment_bytes", "155214592");
 	free(o);
 	rc = cli(&o, "stats", "--json", "cli.b");
 	ck_assert_int_eq(rc, 0);
@@ -216,6 +221,9 @@ START_TEST(list_stats_purge_delete)
 	rc = cli(&o, "stats");
 	ck_assert_int_eq(rc, 0);
 	ck_assert_msg(strstr(o, "cli.a") && strstr(o, "cli.b"), "%s", o);
+	ck_assert_msg(strstr(o, "\nbroker: 2 of 4096 queues, 155214592 of ") !=
+	        NULL,
+	    "%s", o);
 	free(o);
 
 	/* top: N screens, each a header and one row per queue. */

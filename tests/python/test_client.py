@@ -75,6 +75,12 @@ class RoundTrip(BrokerTestCase):
         q.send_many(["x", "y"])
         st = c.stats("adm")
         self.assertEqual((st["depth"], st["max_messages"]), (2, 10))
+        # The segment's memory and the broker's totals and limits.
+        self.assertGreater(st["segment_bytes"], 64 << 20)
+        self.assertEqual(st["broker_segment_bytes"], st["segment_bytes"])
+        self.assertEqual((st["broker_queues"], st["broker_max_queues"]),
+                         (1, 4096))
+        self.assertGreater(st["broker_max_memory"], 0)
         self.assertEqual(list(c.stats()), ["adm"])
         self.assertEqual(c.purge("adm"), 2)
         c.shutdown_queue("adm")
