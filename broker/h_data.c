@@ -105,6 +105,20 @@ hd_recv_done(ipcqd_waiter *w, int status, ipcqi_seg_ref *recs,
 	ipcqd_complete(cx);
 }
 
+/* What a request that must wait does when the reason is a segment lock
+ * a client holds (status IPCQ_EBUSY): it waits for the lock, parked like
+ * a request that waits for room or data, unless it may not wait at all
+ * or the queue is stuck (queue_lock.c), which it is told at once. */
+static int
+hd_busy_waits(ipcqd_handle *h, int status, int timeout_ms)
+{
+	if (status == IPCQ_EBUSY && timeout_ms != 0 &&
+	    !ipcqd_queue_stuck(h->q)) {
+		return IPCQD_WOULD_BLOCK;
+	}
+	return status;
+}
+
 /* Park cx's waiter on h's queue; an error status if it cannot wait. */
 static int
 hd_park(ipcqd_ctx *cx, ipcqd_handle *h, int timeout_ms)
@@ -163,6 +177,7 @@ ipcqd_h_send(ipcqd_broker *b, ipcqd_ctx *cx, const Ipcq__V1__Request *req)
 		return result;
 	}
 	rv = ipcqd_queue_send(h->q, h, cx->payloads, sr->n_payloads, &accepted);
+	rv = hd_busy_waits(h, rv, sr->timeout_ms);
 	if (rv == IPCQD_WOULD_BLOCK) {
 		cx->w.kind      = IPCQD_WAIT_SEND;
 		cx->w.done      = hd_send_done;
@@ -203,6 +218,7 @@ ipcqd_h_recv(ipcqd_broker *b, ipcqd_ctx *cx, const Ipcq__V1__Request *req)
 			ipcqd_queue_release(h->q, h, recs, n);
 		}
 	} else {
+		st = hd_busy_waits(h, st, rr->timeout_ms);
 		if (st == IPCQD_WOULD_BLOCK) {
 			cx->w.kind = IPCQD_WAIT_RECV;
 			cx->w.done = hd_recv_done;
@@ -260,7 +276,11 @@ ipcqd_h_wait(ipcqd_broker *b, ipcqd_ctx *cx, const Ipcq__V1__Request *req)
 	}
 	/* Waiting to receive is what a consumer does (role AUTO). */
 	ipcqd_queue_add_consumer(h->q, h);
-	if (!ipcqd_queue_ready(h->q, h, wr->past_abandoned)) {
+	if (ipcqd_queue_ready(h->q, h, wr->past_abandoned)) {
+		st = 0;
+	} else if (ipcqd_queue_stuck(h->q)) {
+		st = IPCQ_EBUSY; /* nobody can tell while it stays held */
+	} else {
 		cx->w.kind           = IPCQD_WAIT_READY;
 		cx->w.done           = hd_wait_done;
 		cx->w.past_abandoned = wr->past_abandoned;
