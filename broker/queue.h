@@ -157,6 +157,9 @@ uint64_t ipcqd_queue_retry_at(const ipcqd_queue *q);
 /* Try q's segment lock once, doing what waited for it (waker). */
 void ipcqd_queue_retry(ipcqd_queue *q);
 
+/* Whether the broker's last try of q's segment lock found it held. */
+bool ipcqd_queue_lock_busy(const ipcqd_queue *q);
+
 /* Whether a client has held q's segment lock so long (or is stopped
  * holding it) that requests get IPCQ_EBUSY instead of waiting for it. */
 bool ipcqd_queue_stuck(const ipcqd_queue *q);

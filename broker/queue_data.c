@@ -45,6 +45,9 @@ ipcqd_queue_send(ipcqd_queue *q, ipcqd_handle *h,
 			return IPCQ_EMSGSIZE; /* nothing of the batch goes in */
 		}
 	}
+	if (*accepted >= n) {
+		return 0; /* an empty send only made h a producer (above) */
+	}
 	/* Parked senders go first: a new batch must not overtake them. */
 	if (!ipcqd_list_empty(&q->send_waiters)) {
 		return IPCQD_WOULD_BLOCK;

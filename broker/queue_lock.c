@@ -197,6 +197,12 @@ ipcqd_qu_lock(ipcqd_queue *q)
 }
 
 bool
+ipcqd_queue_lock_busy(const ipcqd_queue *q)
+{
+	return q->busy_since != 0;
+}
+
+bool
 ipcqd_queue_stuck(const ipcqd_queue *q)
 {
 	return q->stuck;
