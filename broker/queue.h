@@ -6,8 +6,10 @@
  * and shared-memory clients apply.
  *
  * Locking: every function here is called with the broker lock held
- * (broker.h); each takes the segment lock (ipcqi_seg_lock) briefly
- * inside it. Lock order: broker lock, then segment lock. Waiter
+ * (broker.h); each takes the segment lock briefly inside it, only ever
+ * with a try (ipcqd_qu_lock): a client may hold it for as long as it
+ * likes, and the broker lock must never wait for a client. Lock order:
+ * broker lock, then segment lock. Waiter
  * completion callbacks run under the broker lock and must not call into
  * nng.
  */

@@ -30,9 +30,10 @@ int ipcqd_qu_empty_status(ipcqd_queue *q, const ipcqd_handle *h);
 
 /* Take q's segment lock the broker's way (queue_lock.c): never waiting
  * for a client (a few microseconds of looking at most); IPCQ_EBUSY while
- * a client holds it, IPCQ_ECORRUPT for a quarantined segment. On success, work that earlier failed to
- * get the lock (returns of dead holders, the end-of-stream state) is
- * done first. Release with ipcqi_seg_unlock(&q->seg). */
+ * a client holds it, IPCQ_ECORRUPT for a quarantined segment. On
+ * success, work that earlier failed to get the lock (returns of dead
+ * holders, acks, the end-of-stream state) is done first. Release with
+ * ipcqi_seg_unlock(&q->seg). */
 int ipcqd_qu_lock(ipcqd_queue *q);
 
 /* Remember to return holder's records once the lock can be had. */

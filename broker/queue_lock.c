@@ -11,9 +11,9 @@
  * that) and then gives up for now with IPCQ_EBUSY.
  *
  * What it could not do meanwhile is not lost:
- * - requests that may wait (send, recv, wait with a timeout) park like
- *   requests that wait for room or data (h_data.c), and are served by
- *   the pump once the lock is had;
+ * - send, recv and wait park like requests that wait for room or data
+ *   (h_data.c; with timeout 0 for a short grace), and are served by the
+ *   pump once the lock is had;
  * - writes that nobody waits for (returns of dead holders' records,
  *   auto-acks of delivered messages, explicit acks, the end-of-stream
  *   state) queue up here and are done, in order, by the next taker
