@@ -230,6 +230,16 @@ ipcqd_broker_delete_queue(ipcqd_broker *b, ipcqd_queue *q)
 	ipcqd_queue_free(q);
 }
 
+uint32_t
+ipcqd_broker_accepted(ipcqd_broker *b, nng_listener l)
+{
+	int id = nng_listener_id(l);
+
+	return id > 0 ? __atomic_load_n(&b->accepted[(uint32_t) id % 64],
+	                    __ATOMIC_RELAXED)
+	              : 0;
+}
+
 /* Sessions follow pipes: ADD_PRE runs before the pipe can deliver a
  * request, and nng promises REM_POST for every pipe that saw ADD_PRE. */
 static void
@@ -240,6 +250,11 @@ br_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 	uint64_t      pid = UINT64_MAX, uid = UINT64_MAX;
 
 	if (ev == NNG_PIPE_EV_ADD_PRE) {
+		int lid = nng_listener_id(nng_pipe_listener(p));
+		if (lid > 0) { /* before the lock: see ipcqd_broker_accepted */
+			__atomic_fetch_add(&b->accepted[(uint32_t) lid % 64], 1,
+			    __ATOMIC_RELAXED);
+		}
 		(void) nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_PID, &pid);
 		(void) nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_UID, &uid);
 		ipcqd_broker_lock(b);

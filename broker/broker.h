@@ -77,6 +77,11 @@ typedef struct ipcqd_broker {
 	                               it runs */
 	ipcqd_segs      segs;   /* segment names, doorbell, waker */
 	int             started;
+	/* Connections each listener handed to the socket, by listener id
+	 * modulo the size (atomic; counted before the broker lock, so a
+	 * stalled broker still counts them): the watchdog tells a wedged
+	 * listener from a slow broker by it. */
+	uint32_t        accepted[64];
 	int             leak; /* nng_close timed out: never free */
 } ipcqd_broker;
 
@@ -109,6 +114,10 @@ int          ipcqd_broker_add_queue(ipcqd_broker *b, const char *name,
 void         ipcqd_broker_delete_queue(ipcqd_broker *b, ipcqd_queue *q);
 /* Register a queue built elsewhere (adoption). */
 void         ipcqd_broker_insert_queue(ipcqd_broker *b, ipcqd_queue *q);
+
+/* How many connections listener l has handed to the socket so far (a
+ * count that only grows; compare two readings). */
+uint32_t ipcqd_broker_accepted(ipcqd_broker *b, nng_listener l);
 
 /* Create and start a listener on url with the broker's options (no
  * checks: see ipcqd_listen_prepare). 0 or IPCQD_START_*. */

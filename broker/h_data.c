@@ -160,6 +160,28 @@ hd_recv_done(ipcqd_waiter *w, int status, ipcqi_seg_ref *recs,
 	ipcqd_complete(cx);
 }
 
+/* How long a request that may not wait (timeout 0) waits for a segment
+ * lock a client holds: a running holder lets go within microseconds, a
+ * preempted one within a few time slices. After it: ETIMEDOUT, as for
+ * any timeout-0 request that could not be done. */
+#define HD_LOCK_GRACE_MS 20
+
+/* What a request does when its last try found the segment lock held by
+ * a client (status IPCQ_EBUSY): it waits for the lock, parked like a
+ * request that waits for room or data (timeout 0: for HD_LOCK_GRACE_MS),
+ * unless the queue is stuck (queue_lock.c), which it is told at once. */
+static int
+hd_busy_waits(ipcqd_handle *h, int status, int *timeout_ms)
+{
+	if (status != IPCQ_EBUSY || ipcqd_queue_stuck(h->q)) {
+		return status;
+	}
+	if (*timeout_ms == 0) {
+		*timeout_ms = HD_LOCK_GRACE_MS;
+	}
+	return IPCQD_WOULD_BLOCK;
+}
+
 /* Park cx's waiter on h's queue; an error status if it cannot wait. */
 static int
 hd_park(ipcqd_ctx *cx, ipcqd_handle *h, int timeout_ms)
@@ -196,6 +218,7 @@ ipcqd_h_send(ipcqd_broker *b, ipcqd_ctx *cx, const Ipcq__V1__Request *req)
 	ipcqd_handle                *h;
 	size_t                       accepted = 0;
 	int                          result   = IPCQD_REPLIED, rv;
+	int                          timeout_ms = sr->timeout_ms;
 
 	if (sr->n_payloads > IPCQI_MAX_BATCH) {
 		return ipcqd_reply_error(cx, IPCQ_EINVAL,
@@ -218,13 +241,14 @@ ipcqd_h_send(ipcqd_broker *b, ipcqd_ctx *cx, const Ipcq__V1__Request *req)
 		return result;
 	}
 	rv = ipcqd_queue_send(h->q, h, cx->payloads, sr->n_payloads, &accepted);
+	rv = hd_busy_waits(h, rv, &timeout_ms);
 	if (rv == IPCQD_WOULD_BLOCK) {
 		cx->w.kind      = IPCQD_WAIT_SEND;
 		cx->w.done      = hd_send_done;
 		cx->w.payloads  = cx->payloads;
 		cx->w.npayloads = sr->n_payloads;
 		cx->w.accepted  = accepted;
-		rv              = hd_park(cx, h, sr->timeout_ms);
+		rv              = hd_park(cx, h, timeout_ms);
 	}
 	if (rv != IPCQD_PARKED) {
 		result = hd_reply_send(cx, rv, accepted);
@@ -246,6 +270,7 @@ ipcqd_h_recv(ipcqd_broker *b, ipcqd_ctx *cx, const Ipcq__V1__Request *req)
 	ipcqd_handle                *h;
 	size_t                       n;
 	int                          result = IPCQD_REPLIED, st = 0;
+	int                          timeout_ms = rr->timeout_ms;
 
 	ipcqd_broker_lock(b);
 	if ((h = ipcqd_h_lookup(b, cx, rr->handle, &result)) == NULL) {
@@ -259,11 +284,12 @@ ipcqd_h_recv(ipcqd_broker *b, ipcqd_ctx *cx, const Ipcq__V1__Request *req)
 			ipcqd_queue_release(h->q, h, recs, n);
 		}
 	} else {
+		st = hd_busy_waits(h, st, &timeout_ms);
 		if (st == IPCQD_WOULD_BLOCK) {
 			cx->w.kind = IPCQD_WAIT_RECV;
 			cx->w.done = hd_recv_done;
 			cx->w.max  = rr->max_messages;
-			st         = hd_park(cx, h, rr->timeout_ms);
+			st         = hd_park(cx, h, timeout_ms);
 		}
 		result = st == IPCQD_PARKED ? IPCQD_PARKED
 		                            : hd_reply_recv_status(cx, st);
@@ -308,6 +334,7 @@ ipcqd_h_wait(ipcqd_broker *b, ipcqd_ctx *cx, const Ipcq__V1__Request *req)
 	const Ipcq__V1__WaitRequest *wr = req->wait;
 	ipcqd_handle                *h;
 	int                          result = IPCQD_REPLIED, st = 0;
+	int                          timeout_ms = wr->timeout_ms;
 
 	ipcqd_broker_lock(b);
 	if ((h = ipcqd_h_lookup(b, cx, wr->handle, &result)) == NULL) {
@@ -317,10 +344,16 @@ ipcqd_h_wait(ipcqd_broker *b, ipcqd_ctx *cx, const Ipcq__V1__Request *req)
 	/* Waiting to receive is what a consumer does (role AUTO). */
 	ipcqd_queue_add_consumer(h->q, h);
 	if (!ipcqd_queue_ready(h->q, h, wr->past_abandoned)) {
+		/* Not ready, or nobody can tell: the lock was held. */
+		st = ipcqd_queue_lock_busy(h->q)
+		    ? hd_busy_waits(h, IPCQ_EBUSY, &timeout_ms)
+		    : IPCQD_WOULD_BLOCK;
+	}
+	if (st == IPCQD_WOULD_BLOCK) {
 		cx->w.kind           = IPCQD_WAIT_READY;
 		cx->w.done           = hd_wait_done;
 		cx->w.past_abandoned = wr->past_abandoned;
-		st         = hd_park(cx, h, wr->timeout_ms);
+		st         = hd_park(cx, h, timeout_ms);
 	}
 	result = st == IPCQD_PARKED ? IPCQD_PARKED : hd_reply_wait(cx, st);
 	ipcqd_broker_unlock(b);

@@ -225,7 +225,7 @@ ipcqd_queue_free(ipcqd_queue *q)
 	if (q->fd >= 0) {
 		close(q->fd);
 	}
-	free(q->pending);
+	free(q->todo);
 	free(q);
 }
 

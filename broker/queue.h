@@ -6,8 +6,10 @@
  * and shared-memory clients apply.
  *
  * Locking: every function here is called with the broker lock held
- * (broker.h); each takes the segment lock (ipcqi_seg_lock) briefly
- * inside it. Lock order: broker lock, then segment lock. Waiter
+ * (broker.h); each takes the segment lock briefly inside it, only ever
+ * with a try (ipcqd_qu_lock): a client may hold it for as long as it
+ * likes, and the broker lock must never wait for a client. Lock order:
+ * broker lock, then segment lock. Waiter
  * completion callbacks run under the broker lock and must not call into
  * nng.
  */
@@ -134,20 +136,37 @@ struct ipcqd_queue {
 	bool             keep;  /* freed by a clean stop, not deleted: the
 	                           segment (a durable file) stays valid */
 
-	/* When a client holds the segment lock for long (stopped inside
-	 * its critical section), the broker does not wait (queue_lock.c):
-	 * requests get EBUSY while it stays stopped, and what it could not
-	 * write into the segment waits here for the next lock. */
-	bool             stuck; /* the last lock attempt found a stopped
-	                           holder (logged once per episode) */
+	/* The broker never waits for a segment lock a client holds
+	 * (queue_lock.c): it tries it, and what cannot be done now waits
+	 * for the next lock, the waker thread retrying meanwhile. */
+	uint64_t         busy_since; /* ms, monotonic: the lock has been
+	                                held by a client since (the first
+	                                failed try); 0: had it last time */
+	uint64_t         busy_tried; /* ms, monotonic: the last failed try */
+	bool             stuck; /* held for IPCQD_STUCK_MS, or by a stopped
+	                           thread: new requests get EBUSY at once
+	                           (logged once per episode) */
 	bool             state_dirty;  /* qstate not yet mirrored */
-	uint64_t        *pending;      /* holders whose records to return */
-	size_t           npending, cappending;
+	bool             watch_stale;  /* broker_watch not yet written */
+	struct ipcqd_todo *todo;       /* segment writes that wait for the
+	                                  lock, done in order */
+	size_t           ntodo, captodo;
 };
 
-/* Whether the broker has work on q that waits for its segment lock (the
- * waker retries such queues on a timer). */
-bool ipcqd_queue_needs_retry(const ipcqd_queue *q);
+/* When the waker should next try q's segment lock (ms, monotonic):
+ * the broker has work on q that waits for it, or requests parked
+ * because a client held it. 0: nothing waits. */
+uint64_t ipcqd_queue_retry_at(const ipcqd_queue *q);
+
+/* Try q's segment lock once, doing what waited for it (waker). */
+void ipcqd_queue_retry(ipcqd_queue *q);
+
+/* Whether the broker's last try of q's segment lock found it held. */
+bool ipcqd_queue_lock_busy(const ipcqd_queue *q);
+
+/* Whether a client has held q's segment lock so long (or is stopped
+ * holding it) that requests get IPCQ_EBUSY instead of waiting for it. */
+bool ipcqd_queue_stuck(const ipcqd_queue *q);
 
 /* Fill defaults into zero fields and check ranges: IPCQ_EINVAL or 0. */
 int ipcqd_queue_opts_normalize(ipcqd_queue_opts *o);

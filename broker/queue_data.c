@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "ipcq.h"
+#include "log.h"
 #include "queue.h"
 #include "queue_int.h"
 
@@ -43,6 +44,9 @@ ipcqd_queue_send(ipcqd_queue *q, ipcqd_handle *h,
 		if (payloads[i].len > q->opts.max_message_bytes) {
 			return IPCQ_EMSGSIZE; /* nothing of the batch goes in */
 		}
+	}
+	if (*accepted >= n) {
+		return 0; /* an empty send only made h a producer (above) */
 	}
 	/* Parked senders go first: a new batch must not overtake them. */
 	if (!ipcqd_list_empty(&q->send_waiters)) {
@@ -102,7 +106,8 @@ ipcqd_queue_ready(ipcqd_queue *q, const ipcqd_handle *h, bool past_abandoned)
 		return true;
 	}
 	st = ipcqd_qu_empty_status(q, h);
-	return st != IPCQD_WOULD_BLOCK &&
+	/* EBUSY: a client holds the lock; not known to be ready. */
+	return st != IPCQD_WOULD_BLOCK && st != IPCQ_EBUSY &&
 	    !(past_abandoned && st == IPCQ_EABANDONED);
 }
 
@@ -170,7 +175,23 @@ void
 ipcqd_qu_release(ipcqd_queue *q, ipcqd_handle *h, const ipcqi_seg_ref *recs,
     size_t n)
 {
-	if (n == 0 || ipcqd_qu_lock(q) != 0) {
+	int rv;
+
+	if (n == 0) {
+		return;
+	}
+	if ((rv = ipcqd_qu_lock(q)) != 0) {
+		/* Held by a client: the acks wait for the lock (the records
+		 * stay leased to h meanwhile, so nobody else takes them). */
+		for (size_t i = 0; rv == IPCQ_EBUSY && i < n; i++) {
+			if (!ipcqd_qu_defer_finish(q, h->id, recs[i].pos,
+			        recs[i].lease, false)) {
+				/* Redelivered when h detaches: not lost. */
+				ipcqd_error("queue %s: out of memory deferring "
+				            "an ack", q->name);
+				break;
+			}
+		}
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -209,6 +230,33 @@ qu_find_lease(ipcqd_handle *h, uint64_t id)
 	return NULL;
 }
 
+/* A client holds the lock: the acks wait for it (queue_lock.c), in
+ * order with everything else that waits; the leases leave h now, so a
+ * second ack of one answers ENOLEASE as it would after the write. */
+static int
+qu_ack_later(ipcqd_queue *q, ipcqd_handle *h, const uint64_t *ids,
+    size_t n, bool requeue, size_t *done)
+{
+	int rv = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		ipcqd_lease *l = qu_find_lease(h, ids[i]);
+		if (l == NULL) {
+			rv = IPCQ_ENOLEASE;
+			continue;
+		}
+		if (!ipcqd_qu_defer_finish(q, h->id, l->pos, l->lease,
+		        requeue)) {
+			return IPCQ_ENOMEM; /* this lease and the rest stay */
+		}
+		ipcqd_node_remove(&l->node);
+		free(l);
+		h->nleases--;
+		(*done)++;
+	}
+	return rv;
+}
+
 int
 ipcqd_queue_ack(ipcqd_queue *q, ipcqd_handle *h, const uint64_t *ids,
     size_t n, bool requeue, size_t *done)
@@ -216,7 +264,10 @@ ipcqd_queue_ack(ipcqd_queue *q, ipcqd_handle *h, const uint64_t *ids,
 	int rv = 0, lrv;
 
 	*done = 0;
-	if ((lrv = ipcqd_qu_lock(q)) != 0) {
+	if ((lrv = ipcqd_qu_lock(q)) == IPCQ_EBUSY) {
+		return qu_ack_later(q, h, ids, n, requeue, done);
+	}
+	if (lrv != 0) {
 		return lrv;
 	}
 	for (size_t i = 0; i < n; i++) {

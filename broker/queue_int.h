@@ -29,14 +29,20 @@ uint64_t ipcqd_qu_ready_count(ipcqd_queue *q);
 int ipcqd_qu_empty_status(ipcqd_queue *q, const ipcqd_handle *h);
 
 /* Take q's segment lock the broker's way (queue_lock.c): never waiting
- * long for a client; IPCQ_EBUSY while a client holds it, IPCQ_ECORRUPT
- * for a quarantined segment. On success, work that earlier failed to
- * get the lock (returns of dead holders, the end-of-stream state) is
- * done first. Release with ipcqi_seg_unlock(&q->seg). */
+ * for a client (a few microseconds of looking at most); IPCQ_EBUSY while
+ * a client holds it, IPCQ_ECORRUPT for a quarantined segment. On
+ * success, work that earlier failed to get the lock (returns of dead
+ * holders, acks, the end-of-stream state) is done first. Release with
+ * ipcqi_seg_unlock(&q->seg). */
 int ipcqd_qu_lock(ipcqd_queue *q);
 
 /* Remember to return holder's records once the lock can be had. */
 void ipcqd_qu_defer_return(ipcqd_queue *q, uint64_t holder);
+
+/* Remember to ack (or requeue) holder's lease (pos, lease) once the lock
+ * can be had; false when out of memory (then the lease stays). */
+bool ipcqd_qu_defer_finish(ipcqd_queue *q, uint64_t holder, uint64_t pos,
+    uint64_t lease, bool requeue);
 
 /* The IPCQI_QS_* bits the broker's state implies (ended, closed,
  * abandoned), and writing them (segment lock held; wakes on change). */

@@ -188,15 +188,19 @@ qu_publish_watch(ipcqd_queue *q)
 		want |= IPCQI_WATCH_SPACE;
 	}
 	if (want == q->watch) {
+		q->watch_stale = false;
 		return false;
 	}
-	more     = (want & ~q->watch) != 0;
-	q->watch = want;
 	/* Under the segment lock: a client reads the bits under it when it
-	 * decides whether to ring. */
+	 * decides whether to ring. Held by a client: written by the pump
+	 * the waker's retry runs once the lock is had. */
 	if (ipcqd_qu_lock(q) != 0) {
+		q->watch_stale = true;
 		return false;
 	}
+	more                     = (want & ~q->watch) != 0;
+	q->watch                 = want;
+	q->watch_stale           = false;
 	q->seg.hdr->broker_watch = want;
 	ipcqi_seg_unlock(&q->seg);
 	return more;

@@ -26,12 +26,6 @@
 /* Suffix of a durable file set aside at adoption (seg_discard). */
 #define SEG_ASIDE ".unreadable"
 
-/* How long adoption waits for a segment lock a client holds. */
-#define SEG_ADOPT_WAIT_MS 1000
-
-/* How often the waker retries queues whose segment lock a client holds. */
-#define SEG_RETRY_MS 100
-
 static uint64_t
 seg_hash(const char *s)
 {
@@ -377,17 +371,19 @@ seg_adopt_one(ipcqd_segs *s, ipcqd_broker *b, const char *dir,
 		}
 		return;
 	}
-	q->fd = fd; /* durable: kept for the syncer */
+	q->fd   = fd; /* durable: kept for the syncer */
+	q->bell = s->bell;
 	/* Whoever held leases or loans died with the old instance. A
-	 * client of it still alive but stopped inside its critical section
-	 * holds the lock: then the returns wait for it (queue_lock.c). */
-	rv = ipcqi_seg_lock_timed(&q->seg, SEG_ADOPT_WAIT_MS);
+	 * client of it still alive (or stopped, or frozen) inside its
+	 * critical section holds the lock: then the returns wait for it
+	 * (queue_lock.c), and the broker does not. A word naming a thread
+	 * that is gone is the old instance's, which the kernel could not
+	 * mark (its mapping was zero pages by then): recover it now. */
+	rv = ipcqd_qu_lock(q);
 	if (rv == IPCQ_EBUSY && ipcqi_seg_lock_reclaim(&q->seg) == 0) {
-		/* The old instance died holding it and the kernel could not
-		 * mark it (its mapping was zero pages by then). */
 		ipcqd_warn("segment %s: lock held by a thread that is gone; "
 		           "recovered", shm_name);
-		rv = ipcqi_seg_lock_timed(&q->seg, 0);
+		rv = ipcqd_qu_lock(q);
 	}
 	if (rv == 0) {
 		uint64_t bad;
@@ -409,7 +405,6 @@ seg_adopt_one(ipcqd_segs *s, ipcqd_broker *b, const char *dir,
 		    shm_name);
 		ipcqd_qu_defer_return(q, 0);
 	}
-	q->bell = s->bell;
 	ipcqd_broker_insert_queue(b, q);
 	if (id >= s->next_id) {
 		s->next_id = id + 1;
@@ -492,7 +487,11 @@ ipcqd_segs_adopt(ipcqd_segs *s, ipcqd_broker *b)
 }
 
 /* The waker: sleeps on the doorbell; when a client rings, pumps every
- * queue that asked (broker_pending), outside any segment lock. */
+ * queue that asked (broker_pending), outside any segment lock. A queue
+ * whose segment lock a client held when the broker last tried it is
+ * tried again on a timer (queue_lock.c): nothing rings when the holder
+ * lets go. A try never waits, so a stuck queue costs the others
+ * microseconds per retry. */
 static void *
 seg_waker(void *arg)
 {
@@ -506,24 +505,28 @@ seg_waker(void *arg)
 		if (__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE)) {
 			break;
 		}
-		bool retry = false;
+		uint64_t next = UINT64_MAX, now = ipcqd_now_ms(), at;
 		ipcqd_broker_lock(b);
 		for (ipcqd_node *n = b->queues.next; n != &b->queues;
 		     n             = n->next) {
-			ipcqd_queue *q = IPCQD_CONTAINER(n, ipcqd_queue, node);
-			bool stuck     = ipcqd_queue_needs_retry(q);
+			ipcqd_queue *q   = IPCQD_CONTAINER(n, ipcqd_queue, node);
+			bool         due = (at = ipcqd_queue_retry_at(q)) != 0 &&
+			    at <= now;
+			if (due) {
+				ipcqd_queue_retry(q);
+			}
 			if (__atomic_exchange_n(&q->seg.hdr->broker_pending, 0,
 			        __ATOMIC_ACQUIRE) ||
-			    stuck) {
+			    due) {
 				ipcqd_queue_poke(q);
 			}
-			retry = retry || ipcqd_queue_needs_retry(q);
+			if ((at = ipcqd_queue_retry_at(q)) != 0 && at < next) {
+				next = at;
+			}
 		}
 		ipcqd_broker_unlock(b);
-		/* A queue whose lock a client holds is retried on a timer:
-		 * nothing rings when a stopped client resumes. */
 		ipcqi_futex_wait(&s->bell->seq, seen,
-		    retry ? ipcqd_now_ms() + SEG_RETRY_MS : INT64_MAX);
+		    next == UINT64_MAX ? INT64_MAX : (int64_t) next);
 	}
 	return NULL;
 }

@@ -146,10 +146,16 @@ wd_repair_tcp(ipcqd_watchdog *w, int i)
 static void
 wd_check(ipcqd_watchdog *w, int i)
 {
-	ipcqd_broker *b  = w->b;
-	int           rv = ipcqd_probe(b->urls[i], w->period_ms);
+	ipcqd_broker *b      = w->b;
+	uint32_t      before = ipcqd_broker_accepted(b, b->listeners[i]);
+	int           rv     = ipcqd_probe(b->urls[i], w->period_ms);
 
-	if (rv == IPCQD_PROBE_ANSWERED) {
+	/* Unanswered, but the listener handed a connection (the probe's or
+	 * anyone's) to the socket meanwhile: it accepts, and the broker was
+	 * only slow to answer (a busy machine, a long request). The wedge
+	 * hands none. */
+	if (rv == IPCQD_PROBE_ANSWERED ||
+	    ipcqd_broker_accepted(b, b->listeners[i]) != before) {
 		w->strikes[i] = 0;
 		return;
 	}

@@ -372,16 +372,43 @@ seg_mutex_take(pthread_mutex_t *m, int timeout_ms)
 #endif
 }
 
+/* What a take of the mutex (pthread result rv) means for the segment. */
+static int seg_lock_taken(ipcqi_seg *s, int rv);
+
 int
 ipcqi_seg_lock_timed(ipcqi_seg *s, int timeout_ms)
 {
-	int rv;
-
 	/* Truncated (ipcqi_sigbus.h): the mutex is zeros, trust nothing. */
 	if (ipcqi_sigbus_lost(s->base)) {
 		return IPCQ_ECORRUPT;
 	}
-	rv = seg_mutex_take(&s->hdr->lock, timeout_ms);
+	return seg_lock_taken(s, seg_mutex_take(&s->hdr->lock, timeout_ms));
+}
+
+int
+ipcqi_seg_lock_try(ipcqi_seg *s, unsigned spins)
+{
+	pthread_mutex_t *m = &s->hdr->lock;
+	int              rv;
+
+	if (ipcqi_sigbus_lost(s->base)) {
+		return IPCQ_ECORRUPT;
+	}
+	rv = seg_mutex_take(m, 0);
+	/* Only a free word is worth a trylock: each one is a locked
+	 * instruction on the holder's cache line. Never a futex wait. */
+	for (unsigned i = 0; rv == EBUSY && i < spins; i++) {
+		IPCQI_CPU_RELAX();
+		if (seg_lock_word(m) == 0) {
+			rv = pthread_mutex_trylock(m);
+		}
+	}
+	return seg_lock_taken(s, rv);
+}
+
+static int
+seg_lock_taken(ipcqi_seg *s, int rv)
+{
 	if (rv == EBUSY || rv == ETIMEDOUT) {
 		return IPCQ_EBUSY; /* held, by someone alive (or stopped) */
 	}

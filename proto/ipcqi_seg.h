@@ -277,6 +277,12 @@ void ipcqi_seg_unlock(ipcqi_seg *s);
  * its critical section must not stall the broker. */
 int ipcqi_seg_lock_timed(ipcqi_seg *s, int timeout_ms);
 
+/* Take the lock if it is free, or frees within `spins` looks at it (a
+ * few nanoseconds each: a running holder lets go within microseconds).
+ * Never sleeps, whoever holds it and in whatever state: IPCQ_EBUSY then.
+ * The broker's way, under its own lock (broker/queue_lock.c). */
+int ipcqi_seg_lock_try(ipcqi_seg *s, unsigned spins);
+
 /* Whether the thread holding the segment lock is stopped (SIGSTOP, a
  * debugger): read from the robust mutex's owner id and /proc. A holder
  * that is only preempted or slow is not stopped. Linux only. */

@@ -4,6 +4,9 @@
  * holder that is merely asleep (blocked on a pipe, as a preempted or
  * busy one would be running) is not; a free lock has no holder; a holder
  * that died is not "stopped" (its lock comes back with EOWNERDEAD).
+ * And the broker's way of taking the lock (ipcqi_seg_lock_try) never
+ * sleeps, whoever holds it: asleep, stopped, or a forged word naming no
+ * thread; a free or dead holder's lock it takes.
  */
 #include <check.h>
 #include <errno.h>
@@ -11,6 +14,7 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ipcq.h"
@@ -145,6 +149,68 @@ START_TEST(unrecoverable_lock_is_corrupt_for_every_taker)
 }
 END_TEST
 
+static long long
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* 100 tries with the broker's spin count take well under a second
+ * even on a loaded machine; one timed wait of the old kind took 2 ms
+ * and the old loop up to 1 s per try. */
+static void
+assert_try_never_waits(ipcqi_seg *s)
+{
+	long long t0 = now_us();
+
+	for (int i = 0; i < 100; i++) {
+		ck_assert_int_eq(ipcqi_seg_lock_try(s, 1000), IPCQ_EBUSY);
+	}
+	ck_assert_msg(now_us() - t0 < 1000000, "100 tries took %lld us",
+	    now_us() - t0);
+}
+
+START_TEST(lock_try_never_waits_for_any_holder)
+{
+	ipcqi_seg s;
+	int       ready[2], go[2], st;
+	pid_t     pid;
+	char      b = 'g';
+
+	seg_new(&s);
+	ck_assert_int_eq(ipcqi_seg_lock_try(&s, 0), 0); /* free */
+	ipcqi_seg_unlock(&s);
+
+	pid = holder(&s, 0, ready, go); /* asleep in read() */
+	assert_try_never_waits(&s);
+	ck_assert_int_eq(write(go[1], &b, 1), 1);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+
+	pid = holder(&s, 1, ready, go); /* stopped */
+	ck_assert_int_eq(waitpid(pid, &st, WUNTRACED), pid);
+	assert_try_never_waits(&s);
+	ck_assert_int_eq(kill(pid, SIGKILL), 0); /* dies inside */
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_int_eq(ipcqi_seg_lock_try(&s, 0), 0); /* EOWNERDEAD */
+	ipcqi_seg_unlock(&s);
+
+	/* A word naming no thread (above any pid_max). */
+	__atomic_store_n((uint32_t *) (void *) &s.hdr->lock, 0x3ffffff0u,
+	    __ATOMIC_RELEASE);
+	ck_assert(!ipcqi_seg_owner_stopped(&s));
+	assert_try_never_waits(&s);
+	__atomic_store_n((uint32_t *) (void *) &s.hdr->lock, 0,
+	    __ATOMIC_RELEASE);
+	ck_assert_int_eq(ipcqi_seg_lock_try(&s, 0), 0);
+	ipcqi_seg_unlock(&s);
+	ipcqi_seg_unmap(&s);
+}
+END_TEST
+
 static Suite *
 owner_suite(void)
 {
@@ -156,6 +222,7 @@ owner_suite(void)
 	tcase_add_test(t, sleeping_owner_is_not_stopped);
 	tcase_add_test(t, dead_owner_is_not_stopped_and_its_lock_comes_back);
 	tcase_add_test(t, unrecoverable_lock_is_corrupt_for_every_taker);
+	tcase_add_test(t, lock_try_never_waits_for_any_holder);
 	suite_add_tcase(s, t);
 	return s;
 }
