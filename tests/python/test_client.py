@@ -137,6 +137,21 @@ class Errors(BrokerTestCase):
         self.assertRaises(errors.ENOTFOUND, c.stats, "nosuch")
         self.assertRaises(errors.ENOTFOUND, c.delete, "nosuch")
 
+    def test_name_with_nul_is_refused_and_touches_nothing(self):
+        # "nul.q\0x" must never act on "nul.q" (the broker refuses it on
+        # the wire too: integration.nul_names).
+        c = self.client()
+        with c.queue("nul.q") as q:
+            q.send(b"kept")
+        bad = "nul.q\x00x"
+        for call in (c.queue, c.stats, c.purge, c.delete, c.shutdown_queue):
+            self.assertRaises(errors.EBADNAME, call, bad)
+        st = c.stats("nul.q")
+        self.assertEqual((st["depth"], st["purged"], st["ended"]),
+                         (1, 0, False))
+        with c.queue("nul.q") as q:
+            self.assertEqual(q.recv(timeout=5).data, b"kept")
+
     def test_closed_queue(self):
         c = self.client()
         q = c.queue("cl")
