@@ -18,7 +18,14 @@ ipcqd_outbox_init(ipcqd_outbox *o, size_t max_bytes, int max_replies)
 {
 	o->max_bytes   = max_bytes;
 	o->max_replies = max_replies;
-	return ipcqd_idmap_init(&o->conns);
+	if (ipcqd_idmap_init(&o->conns) != 0) {
+		return -1;
+	}
+	if (ipcqd_idmap_init(&o->dropped) != 0) {
+		ipcqd_idmap_fini(&o->conns);
+		return -1;
+	}
+	return 0;
 }
 
 void
@@ -29,6 +36,27 @@ ipcqd_outbox_fini(ipcqd_outbox *o)
 	if (o->conns.buckets != NULL) {
 		ipcqd_idmap_fini(&o->conns);
 	}
+	if (o->dropped.buckets != NULL) {
+		ipcqd_idmap_fini(&o->dropped);
+	}
+}
+
+int
+ipcqd_outbox_drop(ipcqd_outbox *o, uint32_t pipe_id)
+{
+	return ipcqd_idmap_put(&o->dropped, pipe_id, o);
+}
+
+bool
+ipcqd_outbox_is_dropped(const ipcqd_outbox *o, uint32_t pipe_id)
+{
+	return ipcqd_idmap_get(&o->dropped, pipe_id) != NULL;
+}
+
+void
+ipcqd_outbox_forget(ipcqd_outbox *o, uint32_t pipe_id)
+{
+	(void) ipcqd_idmap_del(&o->dropped, pipe_id);
 }
 
 ipcqd_outbox_verdict

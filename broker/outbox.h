@@ -14,7 +14,8 @@
  *   - a queued reply not taken within --drain-ms (the send aio's timeout).
  *
  * Either way the server closes the pipe; its session goes as for any
- * disconnect (leases redelivered). Guarded by the server lock.
+ * disconnect (leases redelivered), and the outbox remembers the pipe as
+ * dropped until its REM_POST. Guarded by the server lock.
  */
 #ifndef IPCQD_OUTBOX_H
 #define IPCQD_OUTBOX_H
@@ -32,6 +33,7 @@
 typedef struct ipcqd_outbox {
 	ipcqd_idmap conns; /* pipe id -> ipcqd_outbox_conn, while it has
 	                      replies in flight */
+	ipcqd_idmap dropped; /* pipe ids dropped, until their REM_POST */
 	size_t      max_bytes;
 	int         max_replies;
 } ipcqd_outbox;
@@ -59,5 +61,13 @@ ipcqd_outbox_verdict ipcqd_outbox_add(ipcqd_outbox *o, uint32_t pipe_id,
  * the caller closes the pipe. */
 ipcqd_outbox_verdict ipcqd_outbox_done(ipcqd_outbox *o, uint32_t pipe_id,
     size_t charged, int rv);
+
+/* The connection is dropped (server.c, sv_drop): 0, or -1 when out of
+ * memory (then it is not). */
+int ipcqd_outbox_drop(ipcqd_outbox *o, uint32_t pipe_id);
+/* Whether it was dropped: its requests and replies are discarded. */
+bool ipcqd_outbox_is_dropped(const ipcqd_outbox *o, uint32_t pipe_id);
+/* Its pipe is gone (REM_POST): forget it. */
+void ipcqd_outbox_forget(ipcqd_outbox *o, uint32_t pipe_id);
 
 #endif

@@ -110,11 +110,6 @@ ipcqd_server_start(ipcqd_server **sp, ipcqd_broker *b)
 		free(srv);
 		return IPCQ_ENOMEM;
 	}
-	if (ipcqd_idmap_init(&srv->dropped) != 0) {
-		ipcqd_outbox_fini(&srv->outbox);
-		free(srv);
-		return IPCQ_ENOMEM;
-	}
 	pthread_mutex_init(&srv->mtx, NULL);
 	ipcqd_list_init(&srv->all);
 	ipcqd_list_init(&srv->idle);
@@ -168,17 +163,8 @@ ipcqd_server_free(ipcqd_server *srv)
 		free(cx);
 	}
 	ipcqd_outbox_fini(&srv->outbox);
-	ipcqd_idmap_fini(&srv->dropped);
 	pthread_mutex_destroy(&srv->mtx);
 	free(srv);
-}
-
-/* Server lock held: requests from and replies to a dropped pipe are
- * discarded. */
-static bool
-sv_is_dropped(ipcqd_server *srv, uint32_t pipe_id)
-{
-	return ipcqd_idmap_get(&srv->dropped, pipe_id) != NULL;
 }
 
 /* Broker lock held: a context sending to a dropped pipe lets go of its
@@ -226,8 +212,8 @@ sv_drop(ipcqd_ctx *cx, ipcqd_outbox_verdict v)
 	 * unmarks it under the broker lock, is still to come. */
 	drop = ipcqd_session_find(b, cx->pipe_id) != NULL;
 	pthread_mutex_lock(&srv->mtx);
-	drop = drop && !sv_is_dropped(srv, cx->pipe_id) &&
-	    ipcqd_idmap_put(&srv->dropped, cx->pipe_id, srv) == 0;
+	drop = drop && !ipcqd_outbox_is_dropped(&srv->outbox, cx->pipe_id) &&
+	    ipcqd_outbox_drop(&srv->outbox, cx->pipe_id) == 0;
 	pthread_mutex_unlock(&srv->mtx);
 	if (drop) {
 		/* Replies this produces (ECONNLOST to its parked requests)
@@ -262,7 +248,7 @@ void
 ipcqd_server_pipe_gone(ipcqd_server *srv, uint32_t pipe_id)
 {
 	pthread_mutex_lock(&srv->mtx);
-	(void) ipcqd_idmap_del(&srv->dropped, pipe_id);
+	ipcqd_outbox_forget(&srv->outbox, pipe_id);
 	pthread_mutex_unlock(&srv->mtx);
 }
 
@@ -278,7 +264,7 @@ sv_send(ipcqd_ctx *cx)
 	ipcqd_request_free(cx);
 	pthread_mutex_lock(&srv->mtx);
 	stopping = srv->stopping;
-	if (!stopping && m != NULL && sv_is_dropped(srv, cx->pipe_id)) {
+	if (!stopping && m != NULL && ipcqd_outbox_is_dropped(&srv->outbox, cx->pipe_id)) {
 		nng_msg_free(m); /* nobody reads it */
 		m = NULL;
 	} else if (!stopping && m != NULL) {
@@ -297,7 +283,16 @@ sv_send(ipcqd_ctx *cx)
 		return;
 	}
 	if (v != IPCQD_OUTBOX_KEEP) {
-		sv_drop(cx, v); /* cancels this send too */
+		/* This reply is the one too many: nobody will read it. */
+		sv_drop(cx, v);
+		pthread_mutex_lock(&srv->mtx);
+		(void) ipcqd_outbox_done(&srv->outbox, cx->pipe_id, cx->charged,
+		    NNG_ECANCELED);
+		cx->charged = 0;
+		pthread_mutex_unlock(&srv->mtx);
+		nng_msg_free(m);
+		sv_recycle(cx);
+		return;
 	}
 	nng_aio_set_msg(cx->send_aio, m);
 	nng_ctx_send(cx->ctx, cx->send_aio);
@@ -332,7 +327,7 @@ sv_recv_cb(void *arg)
 
 	pthread_mutex_lock(&srv->mtx);
 	srv->receiving--;
-	bool dropped = sv_is_dropped(srv, cx->pipe_id);
+	bool dropped = ipcqd_outbox_is_dropped(&srv->outbox, cx->pipe_id);
 	pthread_mutex_unlock(&srv->mtx);
 	if (dropped) {
 		nng_msg_free(msg); /* unanswered: see sv_drop */

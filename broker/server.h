@@ -58,9 +58,8 @@ struct ipcqd_server {
 	int             receiving;
 	int             parked;       /* broker lock */
 	size_t          parked_bytes; /* broker lock: payloads held */
-	ipcqd_outbox    outbox;       /* replies not yet taken */
-	ipcqd_idmap     dropped;      /* pipe ids dropped by the outbox,
-	                                 until their REM_POST (sv_drop) */
+	ipcqd_outbox    outbox;       /* replies not yet taken, dropped
+	                                 connections (sv_drop) */
 	bool            stopping;
 };
 
