@@ -264,7 +264,8 @@ sv_send(ipcqd_ctx *cx)
 	ipcqd_request_free(cx);
 	pthread_mutex_lock(&srv->mtx);
 	stopping = srv->stopping;
-	if (!stopping && m != NULL && ipcqd_outbox_is_dropped(&srv->outbox, cx->pipe_id)) {
+	if (!stopping && m != NULL &&
+	    ipcqd_outbox_is_dropped(&srv->outbox, cx->pipe_id)) {
 		nng_msg_free(m); /* nobody reads it */
 		m = NULL;
 	} else if (!stopping && m != NULL) {
@@ -363,7 +364,7 @@ sv_send_cb(void *arg)
 		nng_aio_set_msg(cx->send_aio, NULL);
 	}
 	pthread_mutex_lock(&srv->mtx);
-	v           = ipcqd_outbox_done(&srv->outbox, cx->pipe_id, cx->charged, rv);
+	v = ipcqd_outbox_done(&srv->outbox, cx->pipe_id, cx->charged, rv);
 	cx->charged = 0;
 	pthread_mutex_unlock(&srv->mtx);
 	if (v != IPCQD_OUTBOX_KEEP) {
