@@ -1,5 +1,9 @@
 """The synchronous client against a real broker (ipc://)."""
 
+import os
+import shutil
+import socket
+import tempfile
 import threading
 import unittest
 
@@ -121,6 +125,46 @@ class Ack(BrokerTestCase):
             self.assertEqual(m.delivery_count, 2)
         self.assertEqual(cons.ack_many(again), 3)
         self.assertEqual(prod.stats("work")["redelivered"], 3)
+
+
+class SilentPeer(unittest.TestCase):
+    def test_silence_past_the_grace_redials(self):
+        # A peer that completes the SP handshake and never answers, as the
+        # broker does on a connection it dropped (docs/broker.md): the
+        # call fails with ECONNLOST and the next call opens a new
+        # connection instead of waiting on the silent one again.
+        d = tempfile.mkdtemp()
+        path = os.path.join(d, "s.sock")
+        srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        srv.bind(path)
+        srv.listen(4)
+        conns = []
+
+        def serve():
+            while True:
+                try:
+                    s, _ = srv.accept()
+                except OSError:
+                    return
+                conns.append(s)  # before the handshake completes
+                s.sendall(b"\x00SP\x00\x00\x31\x00\x00")
+
+        t = threading.Thread(target=serve, daemon=True)
+        t.start()
+        try:
+            c = ipcq.Client("ipc://" + path, reply_grace=0.3)
+            self.assertRaises(errors.ECONNLOST, c.list)
+            self.assertEqual(len(conns), 1)
+            self.assertRaises(errors.ECONNLOST, c.list)
+            self.assertEqual(len(conns), 2)
+            c.close()
+        finally:
+            srv.shutdown(socket.SHUT_RDWR)
+            srv.close()
+            t.join(5)
+            for s in conns:
+                s.close()
+            shutil.rmtree(d)
 
 
 class Errors(BrokerTestCase):
