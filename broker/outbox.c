@@ -7,6 +7,8 @@
 
 #include <nng/nng.h>
 
+#include "log.h"
+
 typedef struct ipcqd_outbox_conn {
 	size_t bytes;   /* charged bytes of replies in flight */
 	int    replies; /* replies in flight */
@@ -14,10 +16,12 @@ typedef struct ipcqd_outbox_conn {
 } ipcqd_outbox_conn;
 
 int
-ipcqd_outbox_init(ipcqd_outbox *o, size_t max_bytes, int max_replies)
+ipcqd_outbox_init(ipcqd_outbox *o, size_t max_bytes, int max_replies,
+    int drain_ms)
 {
 	o->max_bytes   = max_bytes;
 	o->max_replies = max_replies;
+	o->drain_ms    = drain_ms;
 	if (ipcqd_idmap_init(&o->conns) != 0) {
 		return -1;
 	}
@@ -121,4 +125,27 @@ ipcqd_outbox_done(ipcqd_outbox *o, uint32_t pipe_id, size_t charged, int rv)
 		free(c);
 	}
 	return v;
+}
+
+void
+ipcqd_outbox_log_drop(const ipcqd_outbox *o, uint32_t pipe_id,
+    ipcqd_outbox_verdict v)
+{
+	switch (v) {
+	case IPCQD_OUTBOX_OVER_REPLIES:
+		ipcqd_warn("connection %u left more than %d replies unread "
+		           "(--max-unread-replies): dropping it",
+		    pipe_id, o->max_replies);
+		break;
+	case IPCQD_OUTBOX_OVER_BYTES:
+		ipcqd_warn("connection %u left more than %zu bytes of replies "
+		           "unread (--max-unread-bytes): dropping it",
+		    pipe_id, o->max_bytes);
+		break;
+	default:
+		ipcqd_warn("connection %u took no reply for %d ms "
+		           "(--drain-ms): dropping it",
+		    pipe_id, o->drain_ms);
+		break;
+	}
 }

@@ -13,9 +13,10 @@
  *     the context that holds it), beyond the one reply being written;
  *   - a queued reply not taken within --drain-ms (the send aio's timeout).
  *
- * Either way the server closes the pipe; its session goes as for any
- * disconnect (leases redelivered), and the outbox remembers the pipe as
- * dropped until its REM_POST. Guarded by the server lock.
+ * Either way the server drops the connection (server.c, sv_drop): its
+ * session goes as for any disconnect (leases redelivered), and the outbox
+ * remembers the pipe as dropped until its REM_POST. Guarded by the
+ * server lock.
  */
 #ifndef IPCQD_OUTBOX_H
 #define IPCQD_OUTBOX_H
@@ -36,6 +37,7 @@ typedef struct ipcqd_outbox {
 	ipcqd_idmap dropped; /* pipe ids dropped, until their REM_POST */
 	size_t      max_bytes;
 	int         max_replies;
+	int         drain_ms; /* for the log: the server sets the timeout */
 } ipcqd_outbox;
 
 /* Why a connection is dropped (IPCQD_OUTBOX_KEEP: it is not). */
@@ -46,21 +48,26 @@ typedef enum ipcqd_outbox_verdict {
 	IPCQD_OUTBOX_TIMED_OUT,    /* a reply not taken within --drain-ms */
 } ipcqd_outbox_verdict;
 
-int  ipcqd_outbox_init(ipcqd_outbox *o, size_t max_bytes, int max_replies);
+int  ipcqd_outbox_init(ipcqd_outbox *o, size_t max_bytes, int max_replies,
+    int drain_ms);
 void ipcqd_outbox_fini(ipcqd_outbox *o);
 
 /* A reply of len bytes is about to be sent on pipe_id. *charged is what
  * was counted (0 when out of memory: then nothing is, and nothing is
  * uncounted later). A verdict other than KEEP is given once per
- * connection: the caller closes the pipe. */
+ * connection: the caller drops it. */
 ipcqd_outbox_verdict ipcqd_outbox_add(ipcqd_outbox *o, uint32_t pipe_id,
     size_t len, size_t *charged);
 
 /* The send of a reply charged `charged` completed with nng result rv.
  * TIMED_OUT (once per connection) when the pipe did not take it in time:
- * the caller closes the pipe. */
+ * the caller drops the connection. */
 ipcqd_outbox_verdict ipcqd_outbox_done(ipcqd_outbox *o, uint32_t pipe_id,
     size_t charged, int rv);
+
+/* Log the one warning line that says why pipe_id is dropped. */
+void ipcqd_outbox_log_drop(const ipcqd_outbox *o, uint32_t pipe_id,
+    ipcqd_outbox_verdict v);
 
 /* The connection is dropped (server.c, sv_drop): 0, or -1 when out of
  * memory (then it is not). */

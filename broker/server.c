@@ -106,7 +106,7 @@ ipcqd_server_start(ipcqd_server **sp, ipcqd_broker *b)
 	}
 	srv->b = b;
 	if (ipcqd_outbox_init(&srv->outbox, b->cfg.max_unread_bytes,
-	        b->cfg.max_unread_replies) != 0) {
+	        b->cfg.max_unread_replies, b->cfg.drain_ms) != 0) {
 		free(srv);
 		return IPCQ_ENOMEM;
 	}
@@ -202,10 +202,9 @@ sv_cancel_sends(ipcqd_server *srv, uint32_t pipe_id)
 static void
 sv_drop(ipcqd_ctx *cx, ipcqd_outbox_verdict v)
 {
-	ipcqd_server       *srv = cx->srv;
-	ipcqd_broker       *b   = srv->b;
-	const ipcqd_config *cfg = &b->cfg;
-	bool                drop;
+	ipcqd_server *srv = cx->srv;
+	ipcqd_broker *b   = srv->b;
+	bool          drop;
 
 	ipcqd_broker_lock(b);
 	/* Marked only while its session exists: then REM_POST, which
@@ -216,32 +215,14 @@ sv_drop(ipcqd_ctx *cx, ipcqd_outbox_verdict v)
 	    ipcqd_outbox_drop(&srv->outbox, cx->pipe_id) == 0;
 	pthread_mutex_unlock(&srv->mtx);
 	if (drop) {
-		/* Replies this produces (ECONNLOST to its parked requests)
-		 * are discarded by sv_send: it is marked. */
+		/* Logged before anyone can see the effects. Replies this
+		 * produces (ECONNLOST to its parked requests) are discarded
+		 * by sv_send: it is marked. */
+		ipcqd_outbox_log_drop(&srv->outbox, cx->pipe_id, v);
 		ipcqd_session_remove(b, cx->pipe_id);
 		sv_cancel_sends(srv, cx->pipe_id);
 	}
 	ipcqd_broker_unlock(b);
-	if (!drop) {
-		return; /* dropped or gone already (or out of memory) */
-	}
-	switch (v) {
-	case IPCQD_OUTBOX_OVER_REPLIES:
-		ipcqd_warn("connection %u left more than %d replies unread "
-		           "(--max-unread-replies): dropping it",
-		    cx->pipe_id, cfg->max_unread_replies);
-		break;
-	case IPCQD_OUTBOX_OVER_BYTES:
-		ipcqd_warn("connection %u left more than %zu bytes of replies "
-		           "unread (--max-unread-bytes): dropping it",
-		    cx->pipe_id, cfg->max_unread_bytes);
-		break;
-	default:
-		ipcqd_warn("connection %u took no reply for %d ms "
-		           "(--drain-ms): dropping it",
-		    cx->pipe_id, cfg->drain_ms);
-		break;
-	}
 }
 
 void

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -205,15 +206,17 @@ sr_probe_returned(const ipcq_stats *st, void *arg)
 static void
 sr_expect_disconnects_seen(ipcq_client *c)
 {
-	ipcq_client *c2 = th_client();
-	ipcq_queue  *p  = sr_open(c, "slow.probe", IPCQ_ACK_AUTO,
-	     IPCQ_TRANSPORT_SOCKET);
-	ipcq_queue  *q  = sr_open(c2, "slow.probe", IPCQ_ACK_EXPLICIT,
-	     IPCQ_TRANSPORT_SOCKET);
+	ipcq_queue *p = sr_open(c, "slow.probe", IPCQ_ACK_AUTO,
+	    IPCQ_TRANSPORT_SOCKET);
+	th_proc    *holder;
 
 	th_send_str(p, "probe");
-	th_expect_recv(q, "probe", 5000);
-	ipcq_client_close(c2); /* hangs up holding the lease */
+	holder = th_peer("consume", "slow.probe", "--ack", "explicit", "--hold",
+	    "1", (char *) NULL);
+	th_expect_event(holder, "HOLD");
+	th_proc_kill(holder, SIGKILL); /* hangs up holding the lease */
+	(void) th_proc_wait(holder, TH_WAIT_MS);
+	th_proc_free(holder);
 	ck_assert_msg(th_poll_stats(c, "slow.probe", sr_probe_returned, NULL,
 	                  TH_WAIT_MS) == 0,
 	    "a disconnect after the drop was never noticed");

@@ -16,7 +16,7 @@ START_TEST(one_reply_of_any_size_is_always_allowed)
 	ipcqd_outbox o;
 	size_t       ch;
 
-	ck_assert_int_eq(ipcqd_outbox_init(&o, 4096, 1), 0);
+	ck_assert_int_eq(ipcqd_outbox_init(&o, 4096, 1, 1000), 0);
 	ck_assert_int_eq(ipcqd_outbox_add(&o, 7, 1u << 30, &ch),
 	    IPCQD_OUTBOX_KEEP);
 	ck_assert_uint_eq(ch, (1u << 30) + IPCQD_OUTBOX_CHARGE);
@@ -31,7 +31,7 @@ START_TEST(bounds_drop_once_and_per_connection)
 	ipcqd_outbox o;
 	size_t       ch[8], other;
 
-	ck_assert_int_eq(ipcqd_outbox_init(&o, 1u << 20, 3), 0);
+	ck_assert_int_eq(ipcqd_outbox_init(&o, 1u << 20, 3, 1000), 0);
 	for (int i = 0; i < 3; i++) {
 		ck_assert_int_eq(ipcqd_outbox_add(&o, 1, 10, &ch[i]),
 		    IPCQD_OUTBOX_KEEP);
@@ -73,7 +73,7 @@ START_TEST(dropped_connections_are_remembered_until_forgotten)
 {
 	ipcqd_outbox o;
 
-	ck_assert_int_eq(ipcqd_outbox_init(&o, 1024, 1), 0);
+	ck_assert_int_eq(ipcqd_outbox_init(&o, 1024, 1, 1000), 0);
 	ck_assert(!ipcqd_outbox_is_dropped(&o, 5));
 	ck_assert_int_eq(ipcqd_outbox_drop(&o, 5), 0);
 	ck_assert(ipcqd_outbox_is_dropped(&o, 5));
