@@ -31,6 +31,11 @@ ipcqd_config_init(ipcqd_config *cfg)
 	cfg->recv_contexts = 8;
 	cfg->max_parked    = 10000;
 	cfg->max_parked_bytes = 256u * 1024 * 1024;
+	/* Four maximal replies queued behind the one being written; a client
+	 * that reads keeps far fewer (libipcq reads on its own thread). */
+	cfg->max_unread_bytes   = 64u * 1024 * 1024;
+	cfg->max_unread_replies = 1024;
+	cfg->drain_ms           = 10000;
 	cfg->socket_mode   = 0600;
 	cfg->socket_gid    = -1;
 	cfg->close_timeout_ms = 3000;
@@ -270,6 +275,9 @@ br_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 	} else if (ev == NNG_PIPE_EV_REM_POST) {
 		ipcqd_broker_lock(b);
 		ipcqd_session_remove(b, id);
+		if (b->srv != NULL) {
+			ipcqd_server_pipe_gone(b->srv, id);
+		}
 		ipcqd_broker_unlock(b);
 		ipcqd_debug("pipe %u disconnected", id);
 	}
@@ -504,7 +512,13 @@ ipcqd_broker_start(ipcqd_broker *b, char *err, size_t errlen)
 	if ((rv = br_segments_start(b, err, errlen)) != 0) {
 		return rv;
 	}
-	if ((rv = ipcqd_server_start(&b->srv, b)) != 0) {
+	ipcqd_server *srv = NULL;
+	rv = ipcqd_server_start(&srv, b);
+	/* Under the lock: pipe events (REM_POST) read b->srv. */
+	ipcqd_broker_lock(b);
+	b->srv = srv;
+	ipcqd_broker_unlock(b);
+	if (rv != 0) {
 		return rv;
 	}
 	if (b->cfg.probe_ms > 0 &&

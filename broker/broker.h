@@ -33,6 +33,9 @@ typedef struct ipcqd_config {
 	int         recv_contexts; /* contexts kept receiving */
 	int         max_parked;    /* parked requests before EBUSY */
 	size_t      max_parked_bytes; /* payload bytes parked sends hold */
+	size_t      max_unread_bytes;   /* per connection (outbox.h) */
+	int         max_unread_replies; /* per connection (outbox.h) */
+	int         drain_ms; /* a queued reply not taken: drop the peer */
 	int         socket_mode;   /* ipc:// socket file mode */
 	int         socket_gid;    /* --socket-group; -1: none */
 	int         close_timeout_ms; /* give up on nng_close after this */

@@ -8,6 +8,7 @@
 #include "handlers.h"
 #include "ipcq.h"
 #include "ipcqi_arena.h"
+#include "ipcqi_wire.h"
 #include "log.h"
 #include "server.h"
 
@@ -61,6 +62,20 @@ ipcqd_dispatch(ipcqd_broker *b, ipcqd_ctx *cx, const void *buf, size_t len)
 		return ipcqd_reply_error(cx, IPCQ_EVERSION,
 		    "protocol version %u not supported (broker speaks %d)",
 		    req->version, IPCQ_PROTOCOL_VERSION);
+	}
+	/* protobuf-c cut every string at its first NUL byte: "name\0x"
+	 * would act on "name". Every string of a Request is a queue name. */
+	switch (ipcqi_wire_check_strings(&ipcq__v1__request__descriptor, buf,
+	    len)) {
+	case IPCQI_WIRE_CLEAN:
+		break;
+	case IPCQI_WIRE_NUL:
+		return ipcqd_reply_error(cx, IPCQ_EBADNAME,
+		    "bad queue name: contains a NUL byte (names match "
+		    "[A-Za-z0-9][A-Za-z0-9._-]{0,127})");
+	default:
+		return ipcqd_reply_error(cx, IPCQ_EPROTO,
+		    "malformed request: not an ipcq.v1.Request");
 	}
 	for (size_t i = 0;
 	     i < sizeof(dispatch_table) / sizeof(dispatch_table[0]); i++) {

@@ -57,6 +57,15 @@ usage(FILE *f)
 	    "(default 10000)\n"
 	    "      --max-parked-bytes B  payload bytes blocked sends may hold "
 	    "(default 256 MiB)\n"
+	    "      --max-unread-bytes B  reply bytes one connection may leave "
+	    "unread\n"
+	    "                         before it is dropped (default 64 MiB)\n"
+	    "      --max-unread-replies N  replies one connection may leave "
+	    "unread\n"
+	    "                         before it is dropped (default 1024)\n"
+	    "      --drain-ms MS      drop a connection that takes no reply "
+	    "for MS ms\n"
+	    "                         (default 10000)\n"
 	    "      --socket-mode MODE ipc socket file mode, octal (default "
 	    "0600)\n"
 	    "      --socket-group G   group (name or number) the socket, its\n"
@@ -165,6 +174,9 @@ parse_args(int argc, char **argv, ipcqd_config *cfg, int *ready_fd,
 		{ "contexts", required_argument, NULL, 'C' },
 		{ "max-parked", required_argument, NULL, 'P' },
 		{ "max-parked-bytes", required_argument, NULL, 'B' },
+		{ "max-unread-bytes", required_argument, NULL, 'U' },
+		{ "max-unread-replies", required_argument, NULL, 'N' },
+		{ "drain-ms", required_argument, NULL, 'D' },
 		{ "socket-mode", required_argument, NULL, 'M' },
 		{ "state-dir", required_argument, NULL, 'S' },
 		{ "sync", required_argument, NULL, 'Y' },
@@ -226,6 +238,24 @@ parse_args(int argc, char **argv, ipcqd_config *cfg, int *ready_fd,
 				goto bad;
 			}
 			cfg->max_parked_bytes = (size_t) v;
+			break;
+		case 'U':
+			if (parse_long(optarg, 1024, 1L << 40, &v) != 0) {
+				goto bad;
+			}
+			cfg->max_unread_bytes = (size_t) v;
+			break;
+		case 'N':
+			if (parse_long(optarg, 1, 1000000, &v) != 0) {
+				goto bad;
+			}
+			cfg->max_unread_replies = (int) v;
+			break;
+		case 'D':
+			if (parse_long(optarg, 1, 3600000, &v) != 0) {
+				goto bad;
+			}
+			cfg->drain_ms = (int) v;
 			break;
 		case 'M':
 			errno = 0;

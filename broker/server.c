@@ -9,6 +9,7 @@
 
 #include "ipcq.h"
 #include "log.h"
+#include "session.h"
 
 static void sv_recycle(ipcqd_ctx *cx);
 
@@ -46,6 +47,10 @@ sv_ctx_new(ipcqd_server *srv)
 		free(cx);
 		return NULL;
 	}
+	/* A reply nng queues behind others on a pipe that does not read
+	 * fails after --drain-ms, and the server drops that pipe (outbox.h).
+	 * A reply the pipe takes at once never waits on this. */
+	nng_aio_set_timeout(cx->send_aio, (nng_duration) srv->b->cfg.drain_ms);
 	ipcqd_node_init(&cx->all);
 	ipcqd_node_init(&cx->idle);
 	ipcqd_node_init(&cx->done);
@@ -100,6 +105,11 @@ ipcqd_server_start(ipcqd_server **sp, ipcqd_broker *b)
 		return IPCQ_ENOMEM;
 	}
 	srv->b = b;
+	if (ipcqd_outbox_init(&srv->outbox, b->cfg.max_unread_bytes,
+	        b->cfg.max_unread_replies, b->cfg.drain_ms) != 0) {
+		free(srv);
+		return IPCQ_ENOMEM;
+	}
 	pthread_mutex_init(&srv->mtx, NULL);
 	ipcqd_list_init(&srv->all);
 	ipcqd_list_init(&srv->idle);
@@ -152,15 +162,84 @@ ipcqd_server_free(ipcqd_server *srv)
 		ipcqd_request_free(cx);
 		free(cx);
 	}
+	ipcqd_outbox_fini(&srv->outbox);
 	pthread_mutex_destroy(&srv->mtx);
 	free(srv);
+}
+
+/* Broker lock held: a context sending to a dropped pipe lets go of its
+ * reply now (the send completes with ECANCELED): what a dropped client
+ * left unread is freed at once, not at its deadline. */
+static void
+sv_cancel_sends(ipcqd_server *srv, uint32_t pipe_id)
+{
+	pthread_mutex_lock(&srv->mtx);
+	for (ipcqd_node *n = srv->all.next; n != &srv->all; n = n->next) {
+		ipcqd_ctx *o = IPCQD_CONTAINER(n, ipcqd_ctx, all);
+		if (o->charged != 0 && o->pipe_id == pipe_id) {
+			/* Under the server lock so that o cannot be reused for
+			 * another reply meanwhile; nng completes the aio on its
+			 * task threads, never inside this call. */
+			nng_aio_cancel(o->send_aio);
+		}
+	}
+	pthread_mutex_unlock(&srv->mtx);
+}
+
+/*
+ * The outbox's verdict on cx's connection: drop it. Its session goes as
+ * at a disconnect (leases redelivered, parked requests cancelled), its
+ * queued replies are freed, and from now on its requests are read and
+ * discarded unanswered. A libipcq client recovers by itself: it closes a
+ * connection that stops answering and redials.
+ *
+ * The pipe itself is not closed: nng_pipe_close on a pipe whose peer is
+ * still sending can wedge nng 1.5.2's only reaper thread for good (the
+ * ipc transport re-arms a receive on an aio the close has stopped, and
+ * the stopped aio never completes), after which no disconnect is ever
+ * reported again. The socket closes when the client closes it.
+ */
+static void
+sv_drop(ipcqd_ctx *cx, ipcqd_outbox_verdict v)
+{
+	ipcqd_server *srv = cx->srv;
+	ipcqd_broker *b   = srv->b;
+	bool          drop;
+
+	ipcqd_broker_lock(b);
+	/* Marked only while its session exists: then REM_POST, which
+	 * unmarks it under the broker lock, is still to come. */
+	drop = ipcqd_session_find(b, cx->pipe_id) != NULL;
+	pthread_mutex_lock(&srv->mtx);
+	drop = drop && !ipcqd_outbox_is_dropped(&srv->outbox, cx->pipe_id) &&
+	    ipcqd_outbox_drop(&srv->outbox, cx->pipe_id) == 0;
+	pthread_mutex_unlock(&srv->mtx);
+	if (drop) {
+		/* Logged before anyone can see the effects. Replies this
+		 * produces (ECONNLOST to its parked requests) are discarded
+		 * by sv_send: it is marked. */
+		ipcqd_outbox_log_drop(&srv->outbox, cx->pipe_id, v);
+		ipcqd_session_remove(b, cx->pipe_id);
+		sv_cancel_sends(srv, cx->pipe_id);
+	}
+	ipcqd_broker_unlock(b);
+}
+
+void
+ipcqd_server_pipe_gone(ipcqd_server *srv, uint32_t pipe_id)
+{
+	pthread_mutex_lock(&srv->mtx);
+	ipcqd_outbox_forget(&srv->outbox, pipe_id);
+	pthread_mutex_unlock(&srv->mtx);
 }
 
 static void
 sv_send(ipcqd_ctx *cx)
 {
-	nng_msg *m;
-	bool     stopping;
+	ipcqd_server        *srv = cx->srv;
+	nng_msg             *m;
+	ipcqd_outbox_verdict v   = IPCQD_OUTBOX_KEEP;
+	bool                 stopping;
 
 	if (cx->unlocked != NULL) { /* never under the broker lock */
 		void (*fn)(ipcqd_ctx *) = cx->unlocked;
@@ -170,21 +249,44 @@ sv_send(ipcqd_ctx *cx)
 	m         = cx->reply;
 	cx->reply = NULL;
 	ipcqd_request_free(cx);
-	pthread_mutex_lock(&cx->srv->mtx);
-	stopping = cx->srv->stopping;
-	pthread_mutex_unlock(&cx->srv->mtx);
+	pthread_mutex_lock(&srv->mtx);
+	stopping = srv->stopping;
+	if (!stopping && m != NULL &&
+	    ipcqd_outbox_is_dropped(&srv->outbox, cx->pipe_id)) {
+		nng_msg_free(m); /* nobody reads it */
+		m = NULL;
+	} else if (!stopping && m != NULL) {
+		v = ipcqd_outbox_add(&srv->outbox, cx->pipe_id, nng_msg_len(m),
+		    &cx->charged);
+	}
+	pthread_mutex_unlock(&srv->mtx);
 	if (stopping) {
 		nng_msg_free(m); /* shutting down: nobody is served any more */
 		return;
 	}
 	if (m == NULL) {
-		/* Could not even encode an error (out of memory): the
-		 * client times out; go back to serving. */
+		/* Could not even encode an error (out of memory), or the
+		 * connection was dropped: go back to serving. */
+		sv_recycle(cx);
+		return;
+	}
+	if (v != IPCQD_OUTBOX_KEEP) {
+		/* This reply is the one too many: nobody will read it. */
+		sv_drop(cx, v);
+		pthread_mutex_lock(&srv->mtx);
+		(void) ipcqd_outbox_done(&srv->outbox, cx->pipe_id, cx->charged,
+		    NNG_ECANCELED);
+		cx->charged = 0;
+		pthread_mutex_unlock(&srv->mtx);
+		nng_msg_free(m);
 		sv_recycle(cx);
 		return;
 	}
 	nng_aio_set_msg(cx->send_aio, m);
 	nng_ctx_send(cx->ctx, cx->send_aio);
+	/* Until its client takes the reply, this context is out of the pool
+	 * (cx may be receiving again already: then this finds it full). */
+	sv_top_up(srv);
 }
 
 static void
@@ -209,11 +311,17 @@ sv_recv_cb(void *arg)
 	}
 	msg = nng_aio_get_msg(cx->aio);
 	nng_aio_set_msg(cx->aio, NULL);
-	cx->pipe_id = nng_pipe_id(nng_msg_get_pipe(msg));
+	cx->pipe_id = (uint32_t) nng_pipe_id(nng_msg_get_pipe(msg));
 
 	pthread_mutex_lock(&srv->mtx);
 	srv->receiving--;
+	bool dropped = ipcqd_outbox_is_dropped(&srv->outbox, cx->pipe_id);
 	pthread_mutex_unlock(&srv->mtx);
+	if (dropped) {
+		nng_msg_free(msg); /* unanswered: see sv_drop */
+		sv_recycle(cx);
+		return;
+	}
 
 	ipcqd_list_init(&later);
 	sv_deferred = &later;
@@ -231,12 +339,23 @@ sv_recv_cb(void *arg)
 static void
 sv_send_cb(void *arg)
 {
-	ipcqd_ctx *cx = arg;
+	ipcqd_ctx           *cx  = arg;
+	ipcqd_server        *srv = cx->srv;
+	int                  rv  = nng_aio_result(cx->send_aio);
+	ipcqd_outbox_verdict v;
 
-	if (nng_aio_result(cx->send_aio) != 0) {
-		/* The client went away (or we are stopping): drop it. */
+	if (rv != 0) {
+		/* The client went away, does not read (the timeout), or we
+		 * are stopping: the reply is dropped. */
 		nng_msg_free(nng_aio_get_msg(cx->send_aio));
 		nng_aio_set_msg(cx->send_aio, NULL);
+	}
+	pthread_mutex_lock(&srv->mtx);
+	v = ipcqd_outbox_done(&srv->outbox, cx->pipe_id, cx->charged, rv);
+	cx->charged = 0;
+	pthread_mutex_unlock(&srv->mtx);
+	if (v != IPCQD_OUTBOX_KEEP) {
+		sv_drop(cx, v);
 	}
 	sv_recycle(cx);
 }

@@ -7,7 +7,10 @@
  *
  * A parked request holds no thread; its context is out of the receiving
  * pool, so the server tops the pool up to keep `recv_contexts` receiving
- * (parked requests never stall other clients). A parked request is
+ * (parked requests never stall other clients). A context in SEND is out
+ * of the pool too, until its client takes the reply: the pool is topped
+ * up the same way, so a client that does not read never stalls the
+ * others, and outbox.h bounds what it can make the broker hold. A parked request is
  * completed exactly once by whoever unlinks its waiter under the broker
  * lock (queue.h); if it has a deadline timer, the reply is sent from the
  * timer callback once the timer has been cancelled or has fired, so a
@@ -23,6 +26,7 @@
 #include "broker.h"
 #include "ipcq.pb-c.h"
 #include "list.h"
+#include "outbox.h"
 #include "queue.h"
 
 typedef struct ipcqd_ctx {
@@ -35,6 +39,7 @@ typedef struct ipcqd_ctx {
 	ipcqd_node         idle;  /* srv->idle (server lock) */
 	ipcqd_node         done;  /* broker->done (broker lock) */
 	uint32_t           pipe_id;
+	size_t             charged;  /* server lock: in srv->outbox */
 	Ipcq__V1__Request *req;      /* the request being served */
 	nng_msg           *reply;    /* encoded reply, ready to send */
 	ipcqd_waiter       w;        /* when parked */
@@ -60,6 +65,8 @@ struct ipcqd_server {
 	int             receiving;
 	int             parked;       /* broker lock */
 	size_t          parked_bytes; /* broker lock: payloads held */
+	ipcqd_outbox    outbox;       /* replies not yet taken, dropped
+	                                 connections (sv_drop) */
 	bool            stopping;
 };
 
@@ -71,6 +78,9 @@ int  ipcqd_server_start(ipcqd_server **sp, ipcqd_broker *b);
 /* Stop serving: stop every aio (waiting for running callbacks); replies
  * produced from now on are dropped. Before nng_close. */
 void ipcqd_server_quiesce(ipcqd_server *srv);
+/* Broker lock held: the pipe is gone (REM_POST); forget that it was
+ * dropped. */
+void ipcqd_server_pipe_gone(ipcqd_server *srv, uint32_t pipe_id);
 /* After the socket is closed: free the contexts. */
 void ipcqd_server_free(ipcqd_server *srv);
 

@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "ipcqi_arena.h"
+#include "ipcqi_wire.h"
 #include "ipcqi_client.h"
 
 int64_t
@@ -231,6 +232,14 @@ ipcqi_call(ipcq_client *c, Ipcq__V1__Request *req, int64_t deadline,
 	/* One arena per reply: a batch of deliveries costs one allocation. */
 	rep = (Ipcq__V1__Reply *) ipcqi_arena_unpack(
 	    &ipcq__v1__reply__descriptor, nng_msg_len(reply), nng_msg_body(reply));
+	/* Strings reach us cut at their first NUL (a segment name, a queue
+	 * name): a reply with one is not trusted. */
+	if (rep != NULL &&
+	    ipcqi_wire_check_strings(&ipcq__v1__reply__descriptor,
+	        nng_msg_body(reply), nng_msg_len(reply)) != IPCQI_WIRE_CLEAN) {
+		ipcqi_arena_free_msg(rep);
+		rep = NULL;
+	}
 	nng_msg_free(reply);
 	if (rep == NULL) {
 		return (IPCQ_EPROTO);

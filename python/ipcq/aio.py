@@ -95,7 +95,10 @@ class _Connection:
             await self._writer.drain()
             return await asyncio.wait_for(fut, wait)
         except asyncio.TimeoutError:
-            # Never resent: the broker may have executed it.
+            # Never resent: the broker may have executed it. Silence past
+            # the grace: this connection is gone (the broker may have
+            # dropped it, docs/broker.md); the next call redials.
+            self._fail("no reply within the request's timeout + grace")
             raise errors.ECONNLOST("no reply within the request's "
                                    "timeout + grace") from None
         except (OSError, ConnectionError) as exc:

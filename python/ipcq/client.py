@@ -120,7 +120,11 @@ class _Connection:
             with self._plock:
                 self._pending.pop(rid, None)
             if not p.event.is_set():
-                # Never resent: the broker may have executed it.
+                # Never resent: the broker may have executed it. A broker
+                # silent past the grace treats this connection as gone
+                # (it may have dropped it, docs/broker.md): so do we, and
+                # the next call redials, as libipcq does.
+                self._fail("no reply within the request's timeout + grace")
                 raise errors.ECONNLOST("no reply within the request's "
                                        "timeout + grace")
         if p.error is not None:

@@ -1,5 +1,9 @@
 """The synchronous client against a real broker (ipc://)."""
 
+import os
+import shutil
+import socket
+import tempfile
 import threading
 import unittest
 
@@ -129,6 +133,46 @@ class Ack(BrokerTestCase):
         self.assertEqual(prod.stats("work")["redelivered"], 3)
 
 
+class SilentPeer(unittest.TestCase):
+    def test_silence_past_the_grace_redials(self):
+        # A peer that completes the SP handshake and never answers, as the
+        # broker does on a connection it dropped (docs/broker.md): the
+        # call fails with ECONNLOST and the next call opens a new
+        # connection instead of waiting on the silent one again.
+        d = tempfile.mkdtemp()
+        path = os.path.join(d, "s.sock")
+        srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        srv.bind(path)
+        srv.listen(4)
+        conns = []
+
+        def serve():
+            while True:
+                try:
+                    s, _ = srv.accept()
+                except OSError:
+                    return
+                conns.append(s)  # before the handshake completes
+                s.sendall(b"\x00SP\x00\x00\x31\x00\x00")
+
+        t = threading.Thread(target=serve, daemon=True)
+        t.start()
+        try:
+            c = ipcq.Client("ipc://" + path, reply_grace=0.3)
+            self.assertRaises(errors.ECONNLOST, c.list)
+            self.assertEqual(len(conns), 1)
+            self.assertRaises(errors.ECONNLOST, c.list)
+            self.assertEqual(len(conns), 2)
+            c.close()
+        finally:
+            srv.shutdown(socket.SHUT_RDWR)
+            srv.close()
+            t.join(5)
+            for s in conns:
+                s.close()
+            shutil.rmtree(d)
+
+
 class Errors(BrokerTestCase):
     def test_bad_name(self):
         c = self.client()
@@ -142,6 +186,21 @@ class Errors(BrokerTestCase):
         self.assertRaises(errors.EBADNAME, c.stats, "a/b")
         self.assertRaises(errors.ENOTFOUND, c.stats, "nosuch")
         self.assertRaises(errors.ENOTFOUND, c.delete, "nosuch")
+
+    def test_name_with_nul_is_refused_and_touches_nothing(self):
+        # "nul.q\0x" must never act on "nul.q" (the broker refuses it on
+        # the wire too: integration.nul_names).
+        c = self.client()
+        with c.queue("nul.q") as q:
+            q.send(b"kept")
+        bad = "nul.q\x00x"
+        for call in (c.queue, c.stats, c.purge, c.delete, c.shutdown_queue):
+            self.assertRaises(errors.EBADNAME, call, bad)
+        st = c.stats("nul.q")
+        self.assertEqual((st["depth"], st["purged"], st["ended"]),
+                         (1, 0, False))
+        with c.queue("nul.q") as q:
+            self.assertEqual(q.recv(timeout=5).data, b"kept")
 
     def test_closed_queue(self):
         c = self.client()
