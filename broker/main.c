@@ -35,6 +35,7 @@ enum {
 enum {
 	OPT_LOG_FILE = 0x4c00,
 	OPT_SOCKET_GROUP,
+	OPT_DISCARD_ON_EXIT,
 };
 
 static void
@@ -183,7 +184,7 @@ parse_args(int argc, char **argv, ipcqd_config *cfg, int *ready_fd,
 		{ "sync-ms", required_argument, NULL, 'T' },
 		{ "log-file", required_argument, NULL, OPT_LOG_FILE },
 		{ "socket-group", required_argument, NULL, OPT_SOCKET_GROUP },
-		{ "discard-on-exit", no_argument, NULL, 'D' },
+		{ "discard-on-exit", no_argument, NULL, OPT_DISCARD_ON_EXIT },
 		{ "max-queues", required_argument, NULL, 'Q' },
 		{ "max-memory", required_argument, NULL, 'm' },
 		{ "version", no_argument, NULL, 'V' },
@@ -297,7 +298,7 @@ parse_args(int argc, char **argv, ipcqd_config *cfg, int *ready_fd,
 				return -1;
 			}
 			break;
-		case 'D':
+		case OPT_DISCARD_ON_EXIT:
 			cfg->discard_on_exit = 1;
 			break;
 		case 'Q':
