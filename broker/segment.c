@@ -432,13 +432,21 @@ seg_drop_old_bell(const ipcqd_segs *s, const char *file)
 }
 
 /* The part of a file name after the prefix is ours when it reads
- * <id>-<16 hex digits>, as seg_name makes it. */
+ * <id>-<16 hex digits>, as segment creation makes it, or <id> alone (a
+ * file of an earlier version of ipcqd). Anything else, a file set aside
+ * (<name>.unreadable) included, is not. */
 static bool
 seg_name_is_ours(const char *rest)
 {
 	size_t digits = strspn(rest, "0123456789");
 
-	return digits > 0 && rest[digits] == '-' &&
+	if (digits == 0) {
+		return false;
+	}
+	if (rest[digits] == '\0') {
+		return true;
+	}
+	return rest[digits] == '-' &&
 	    strspn(rest + digits + 1, "0123456789abcdef") == 16 &&
 	    rest[digits + 17] == '\0';
 }

@@ -252,7 +252,7 @@ durable_on(ipcq_client *c, const char *name, int shm)
 
 	ipcq_queue_opts_init(&o);
 	o.durable   = 1;
-	o.transport = shm ? IPCQ_TRANSPORT_AUTO : IPCQ_TRANSPORT_SOCKET;
+	o.transport = shm ? IPCQ_TRANSPORT_SHM : IPCQ_TRANSPORT_SOCKET;
 	q           = th_queue(c, name, &o);
 	return q;
 }
@@ -422,18 +422,26 @@ log_has(const char *text)
 static th_proc *
 failing_producer(int path, const char *queue, const char *id)
 {
-	th_proc *p;
+	th_proc    *p;
+	const char *was = getenv("IPCQ_TRANSPORT");
+	char        saved[16] = "";
 
-	if (path == 0) {
-		setenv("IPCQ_TRANSPORT", "socket", 1);
+	/* The path is this case's, whatever the run forces (.socket). */
+	if (was != NULL) {
+		snprintf(saved, sizeof(saved), "%s", was);
 	}
+	setenv("IPCQ_TRANSPORT", path == 0 ? "socket" : "shm", 1);
 	preload_on();
 	p = path == 2 ? th_peer("produce", queue, "--id", id, "--count", "1",
 	                    "--zero-copy", (char *) NULL)
 	              : th_peer("produce", queue, "--id", id, "--count", "1",
 	                    (char *) NULL);
 	preload_off();
-	unsetenv("IPCQ_TRANSPORT");
+	if (saved[0] != '\0') {
+		setenv("IPCQ_TRANSPORT", saved, 1);
+	} else {
+		unsetenv("IPCQ_TRANSPORT");
+	}
 	return p;
 }
 
@@ -500,7 +508,7 @@ START_TEST(sync_batch_failure_is_logged_and_counted)
 
 	ipcq_queue_opts_init(&o);
 	o.durable   = 1;
-	o.transport = shm ? IPCQ_TRANSPORT_AUTO : IPCQ_TRANSPORT_SOCKET;
+	o.transport = shm ? IPCQ_TRANSPORT_SHM : IPCQ_TRANSPORT_SOCKET;
 	q           = th_queue(c, "dur.batch", &o);
 	ck_assert_int_eq(ipcq_queue_is_shm(q), shm);
 	disk_fails(1);

@@ -99,7 +99,8 @@ count_segments(int *bell)
 		if (strncmp(e->d_name, prefix, strlen(prefix)) != 0) {
 			continue;
 		}
-		if (strcmp(e->d_name + strlen(prefix), "bell") == 0) {
+		/* The doorbell is <prefix>bell-<random> (docs/shm.md). */
+		if (strncmp(e->d_name + strlen(prefix), "bell-", 5) == 0) {
 			*bell = 1;
 		} else {
 			n++;
