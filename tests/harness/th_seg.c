@@ -25,6 +25,43 @@ th_seg_prefix(const char *url, char *buf, size_t len)
 	snprintf(buf, len, "ipcq-%u-%016" PRIx64 "-", (unsigned) geteuid(), h);
 }
 
+int
+th_seg_count(const char *url, int *bells)
+{
+	char           prefix[64];
+	DIR           *d = opendir("/dev/shm");
+	struct dirent *e;
+	size_t         plen;
+	int            n = 0, b = 0;
+
+	th_seg_prefix(url, prefix, sizeof(prefix));
+	plen = strlen(prefix);
+	ck_assert_ptr_nonnull(d);
+	while ((e = readdir(d)) != NULL) {
+		if (strncmp(e->d_name, prefix, plen) != 0) {
+			continue;
+		}
+		if (strncmp(e->d_name + plen, "bell-", 5) == 0) {
+			b++;
+		} else {
+			n++;
+		}
+	}
+	closedir(d);
+	if (bells != NULL) {
+		*bells = b;
+	}
+	return n;
+}
+
+int
+th_seg_files(const char *url)
+{
+	int bells, n = th_seg_count(url, &bells);
+
+	return n + bells;
+}
+
 void
 th_seg_map(const char *queue, ipcqi_seg *seg, char *path, size_t len)
 {

@@ -13,6 +13,14 @@
 /* "ipcq-<euid>-<FNV-1a 64 of url>-" (broker/segment.c). */
 void th_seg_prefix(const char *url, char *buf, size_t len);
 
+/* The files of url's broker in /dev/shm: the number of queue segments,
+ * and in *bells (if not NULL) the number of doorbells
+ * (<prefix>bell-<random>, docs/shm.md). */
+int th_seg_count(const char *url, int *bells);
+
+/* Every file of url's broker in /dev/shm: segments and doorbells. */
+int th_seg_files(const char *url);
+
 /* Map the segment of queue of th_url()'s broker; its file name (under
  * /dev/shm) in path if not NULL. Fails the test if there is none. */
 void th_seg_map(const char *queue, ipcqi_seg *seg, char *path, size_t len);

@@ -14,7 +14,6 @@
  * peers). Exact counts throughout.
  */
 #include <signal.h>
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,34 +79,6 @@ send_seq(ipcq_queue *q, int prod, int from, int n)
 		snprintf(buf, sizeof(buf), "p%d-%d", prod, i);
 		th_send_str(q, buf);
 	}
-}
-
-/* Queue segment files of th_url()'s broker in /dev/shm; *bell tells
- * whether its doorbell is there. */
-static int
-count_segments(int *bell)
-{
-	char           prefix[64];
-	DIR           *d = opendir("/dev/shm");
-	struct dirent *e;
-	int            n = 0;
-
-	th_seg_prefix(th_url(), prefix, sizeof(prefix));
-	ck_assert_ptr_nonnull(d);
-	*bell = 0;
-	while ((e = readdir(d)) != NULL) {
-		if (strncmp(e->d_name, prefix, strlen(prefix)) != 0) {
-			continue;
-		}
-		/* The doorbell is <prefix>bell-<random> (docs/shm.md). */
-		if (strncmp(e->d_name + strlen(prefix), "bell-", 5) == 0) {
-			*bell = 1;
-		} else {
-			n++;
-		}
-	}
-	closedir(d);
-	return n;
 }
 
 static void
@@ -271,10 +242,10 @@ START_TEST(clean_stop_keeps_queues_holding_messages)
 	for (int i = 0; i < 5; i++) {
 		ck_assert_int_eq(ipcq_queue_ack(q, m[i]), 0);
 	}
-	ck_assert_int_eq(count_segments(&bell), 2);
+	ck_assert_int_eq(th_seg_count(th_url(), &bell), 2);
 
 	th_broker_stop_ok(th_main_broker(), th_sock());
-	ck_assert_int_eq(count_segments(&bell), 1);
+	ck_assert_int_eq(th_seg_count(th_url(), &bell), 1);
 	ck_assert_int_eq(bell, 0);
 	/* The broker went, not the queue: a late send (on the removed
 	 * segment, or already on the socket) says the connection is lost. */
@@ -331,7 +302,7 @@ START_TEST(discard_on_exit_drops_every_queue)
 	ipcq_queue_close(q);
 	ipcq_client_close(c);
 	th_broker_stop_ok(th_main_broker(), th_sock());
-	ck_assert_int_eq(count_segments(&bell), 0);
+	ck_assert_int_eq(th_seg_count(th_url(), &bell), 0);
 	ck_assert_int_eq(bell, 0);
 	ck_assert_int_eq(th_broker_start(th_main_broker(), th_url(),
 	                     discard_args, 10000),

@@ -10,7 +10,6 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* pthread_timedjoin_np */
 #endif
-#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -43,27 +42,6 @@ static char *
 recv_payload(ipcq_queue *q, ipcq_msg **m)
 {
 	return th_recv_str(q, TH_WAIT_MS, m);
-}
-
-/* Number of queue segment files (not the doorbell) of th_url()'s broker. */
-static int
-count_segments(void)
-{
-	char           prefix[64];
-	DIR           *d = opendir("/dev/shm");
-	struct dirent *e;
-	int            n = 0;
-
-	th_seg_prefix(th_url(), prefix, sizeof(prefix));
-	ck_assert_ptr_nonnull(d);
-	while ((e = readdir(d)) != NULL) {
-		if (strncmp(e->d_name, prefix, strlen(prefix)) == 0 &&
-		    strncmp(e->d_name + strlen(prefix), "bell", 4) != 0) {
-			n++;
-		}
-	}
-	closedir(d);
-	return n;
 }
 
 static void
@@ -175,7 +153,7 @@ START_TEST(broker_sigkill_keeps_queued_and_inflight_messages)
 
 	kill_broker();
 	/* The segment outlives the broker. */
-	ck_assert_int_eq(count_segments(), 1);
+	ck_assert_int_eq(th_seg_count(th_url(), NULL), 1);
 	for (int i = 0; i < KILL_RECV; i++) {
 		ipcq_msg_free(held[i]);
 	}

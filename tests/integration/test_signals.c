@@ -7,7 +7,6 @@
  * file and nothing in /dev/shm (queues empty: what a clean stop does
  * with queued messages is not this test's business).
  */
-#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -166,24 +165,6 @@ END_TEST
 
 /* --------------------------------------------------------- stop signals */
 
-/* Files of th_url()'s broker in /dev/shm (segments and doorbell). */
-static int
-count_shm(void)
-{
-	char           prefix[64];
-	DIR           *d = opendir("/dev/shm");
-	struct dirent *e;
-	int            n = 0;
-
-	th_seg_prefix(th_url(), prefix, sizeof(prefix));
-	ck_assert_ptr_nonnull(d);
-	while ((e = readdir(d)) != NULL) {
-		n += strncmp(e->d_name, prefix, strlen(prefix)) == 0;
-	}
-	closedir(d);
-	return n;
-}
-
 static void
 stop_clean_on(int sig)
 {
@@ -199,7 +180,7 @@ stop_clean_on(int sig)
 	round_trip(shm, sock, "x");
 	other = open_q(c, "sig.other", IPCQ_TRANSPORT_AUTO);
 	/* Two segments and the doorbell exist while it runs. */
-	ck_assert_int_eq(count_shm(), 3);
+	ck_assert_int_eq(th_seg_files(th_url()), 3);
 	snprintf(lock, sizeof(lock), "%s.lock", th_sock());
 	ck_assert_int_eq(stat(lock, &st), 0);
 
@@ -212,8 +193,9 @@ stop_clean_on(int sig)
 	ck_assert_msg(stat(th_sock(), &st) != 0, "signal %d: socket left",
 	    sig);
 	ck_assert_msg(stat(lock, &st) != 0, "signal %d: lock file left", sig);
-	ck_assert_msg(count_shm() == 0, "signal %d: %d files left in /dev/shm",
-	    sig, count_shm());
+	ck_assert_msg(th_seg_files(th_url()) == 0,
+	    "signal %d: %d files left in /dev/shm", sig,
+	    th_seg_files(th_url()));
 	/* The client's calls now fail instead of hanging. */
 	ck_assert_int_ne(ipcq_queue_send(sock, "late", 4, 2000), 0);
 	ipcq_queue_close(other);

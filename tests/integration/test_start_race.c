@@ -7,7 +7,6 @@
  * paths, and its clean stop leaves no socket, no lock file and nothing in
  * /dev/shm. Rounds: IPCQ_RACE_ROUNDS (default 25).
  */
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,23 +26,6 @@ rounds(void)
 	int         n   = env != NULL ? atoi(env) : 25;
 
 	return n > 0 && n <= 80 ? n : 25;
-}
-
-static int
-count_shm(const char *url)
-{
-	char           prefix[64];
-	DIR           *d = opendir("/dev/shm");
-	struct dirent *e;
-	int            n = 0;
-
-	th_seg_prefix(url, prefix, sizeof(prefix));
-	ck_assert_ptr_nonnull(d);
-	while ((e = readdir(d)) != NULL) {
-		n += strncmp(e->d_name, prefix, strlen(prefix)) == 0;
-	}
-	closedir(d);
-	return n;
 }
 
 /* One message each way on the shared-memory and the socket path of the
@@ -122,7 +104,7 @@ START_TEST(brokers_started_at_once_exactly_one_serves)
 		ck_assert_int_eq(stat(sock, &after), 0);
 		ck_assert_int_eq(before.st_ino, after.st_ino);
 		th_broker_stop_ok(&b[winner], sock);
-		ck_assert_msg(count_shm(url) == 0, "round %d: /dev/shm not clean",
+		ck_assert_msg(th_seg_files(url) == 0, "round %d: /dev/shm not clean",
 		    r);
 	}
 	th_assert_serving();
