@@ -461,7 +461,6 @@ shm_send_chunks(ipcq_queue *q, ipcqi_shm *m, const ipcq_iov *msgs, size_t n,
 	return rv;
 }
 
-
 int
 ipcqi_shm_send(ipcq_queue *q, ipcqi_shm *m, const ipcq_iov *msgs, size_t n,
     size_t *sent, int64_t deadline)

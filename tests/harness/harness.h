@@ -112,6 +112,9 @@ void th_broker_stop_ok(th_broker *b, const char *sock_path);
 /* Print the tail of a broker's log to stderr (for failure diagnosis). */
 void th_broker_dump_log(const th_broker *b);
 
+/* Whether b's log (its latest run) contains text. */
+int th_broker_log_has(const th_broker *b, const char *text);
+
 /* ------------------------------------------------------------ processes */
 
 typedef struct th_proc th_proc;

@@ -185,6 +185,17 @@ th_broker_stop_ok(th_broker *b, const char *sock_path)
 	    "lock file %s still exists after the broker exited", lock);
 }
 
+int
+th_broker_log_has(const th_broker *b, const char *text)
+{
+	size_t len   = 0;
+	char  *log   = thi_read_file(b->log, &len);
+	int    found = log != NULL && strstr(log, text) != NULL;
+
+	free(log);
+	return found;
+}
+
 void
 th_broker_dump_log(const th_broker *b)
 {

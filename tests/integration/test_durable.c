@@ -185,7 +185,6 @@ END_TEST
 
 /* --------------------------------------------- records that rot on disk */
 
-static int log_has(const char *text);
 
 /* The durable file of the (only) queue in the state directory. */
 static void
@@ -283,7 +282,8 @@ START_TEST(bit_flipped_on_disk_is_found_at_adoption)
 	    0);
 	snprintf(want, sizeof(want), "segment %s: record at file offset %d ",
 	    path, REC_OFF(1));
-	ck_assert_msg(log_has(want), "the log does not name %s", want);
+	ck_assert_msg(th_broker_log_has(th_main_broker(), want),
+	    "the log does not name %s", want);
 
 	c = th_client();
 	q = durable_on(c, "dur.rot", shm);
@@ -332,7 +332,8 @@ START_TEST(bit_flipped_while_running_is_never_delivered)
 	ck_assert_int_eq(st.corrupt, 1);
 	snprintf(want, sizeof(want), "record at file offset %d of %s failed "
 	    "its checksum", REC_OFF(1), path);
-	ck_assert_msg(log_has(want), "the log does not say: %s", want);
+	ck_assert_msg(th_broker_log_has(th_main_broker(), want),
+	    "the log does not say: %s", want);
 	th_assert_serving();
 	ipcq_queue_close(q);
 	ck_assert_int_eq(ipcq_client_delete(c, "dur.rot"), 0);
@@ -402,21 +403,6 @@ begin_failing_batch(void)
 	begin_failing("batch");
 }
 
-static int
-log_has(const char *text)
-{
-	FILE *f = fopen(th_main_broker()->log, "r");
-	char  line[2048];
-	int   found = 0;
-
-	ck_assert_ptr_nonnull(f);
-	while (!found && fgets(line, sizeof(line), f) != NULL) {
-		found = strstr(line, text) != NULL;
-	}
-	fclose(f);
-	return found;
-}
-
 /* A producer peer on path 0 (socket), 1 (shared memory) or 2 (shared
  * memory, zero copy), preloaded: on shared memory it syncs itself. */
 static th_proc *
@@ -470,7 +456,7 @@ START_TEST(sync_always_failure_fails_the_send_with_eio)
 	 * shared memory the client made it and only it knows. */
 	ck_assert_uint_eq(st.sync_errors, path == 0 ? 1 : 0);
 	if (path == 0) {
-		ck_assert(log_has("disk sync failed"));
+		ck_assert(th_broker_log_has(th_main_broker(), "disk sync failed"));
 	}
 
 	disk_fails(0);
@@ -517,8 +503,8 @@ START_TEST(sync_batch_failure_is_logged_and_counted)
 	ck_assert_int_eq(th_poll_stats(c, "dur.batch", sync_failed, NULL,
 	                     10000),
 	    0);
-	ck_assert(log_has("disk sync failed"));
-	ck_assert(log_has("dur.batch"));
+	ck_assert(th_broker_log_has(th_main_broker(), "disk sync failed"));
+	ck_assert(th_broker_log_has(th_main_broker(), "dur.batch"));
 	disk_fails(0);
 	th_stats(c, "dur.batch", &st);
 	ck_assert_uint_eq(st.depth, 1);

@@ -122,22 +122,6 @@ START_TEST(restart_never_touches_another_users_file)
 }
 END_TEST
 
-/* Whether the broker's log (its latest run) contains text. */
-static int
-log_has(const char *text)
-{
-	FILE  *f = fopen(th_main_broker()->log, "r");
-	char   line[2048];
-	int    found = 0;
-
-	ck_assert_ptr_nonnull(f);
-	while (!found && fgets(line, sizeof(line), f) != NULL) {
-		found = strstr(line, text) != NULL;
-	}
-	fclose(f);
-	return found;
-}
-
 static char        state_dir[600];
 static const char *state_args[] = { "--state-dir", state_dir, NULL };
 
@@ -171,8 +155,8 @@ START_TEST(restart_sets_unreadable_durable_file_aside)
 	ck_assert_msg(!exists(garbage), "unreadable durable file %s kept "
 	    "under its name", garbage);
 	ck_assert_msg(exists(aside), "%s missing", aside);
-	ck_assert_msg(log_has("renamed to"), "the log does not say where the "
-	    "file went");
+	ck_assert_msg(th_broker_log_has(th_main_broker(), "renamed to"),
+	    "the log does not say where the file went");
 	th_assert_serving();
 
 	/* Set aside means out of the way: the next broker leaves it. */
@@ -181,7 +165,8 @@ START_TEST(restart_sets_unreadable_durable_file_aside)
 	                     state_args, 10000),
 	    0);
 	ck_assert_msg(exists(aside), "%s touched by a later restart", aside);
-	ck_assert_msg(!log_has(aside), "a later restart looked at %s", aside);
+	ck_assert_msg(!th_broker_log_has(th_main_broker(), aside),
+	    "a later restart looked at %s", aside);
 	th_assert_serving();
 	unlink(aside);
 }

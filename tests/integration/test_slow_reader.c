@@ -321,22 +321,6 @@ sr_bystander(ipcq_client *c, const char *name, int transport)
 	ck_assert_int_eq(ipcq_client_delete(c, name), 0);
 }
 
-/* Whether the broker's log has a line containing needle. */
-static int
-sr_log_has(const char *needle)
-{
-	FILE *f = fopen(th_main_broker()->log, "r");
-	char  line[1024];
-	int   found = 0;
-
-	ck_assert_ptr_nonnull(f);
-	while (!found && fgets(line, sizeof(line), f) != NULL) {
-		found = strstr(line, needle) != NULL;
-	}
-	fclose(f);
-	return found;
-}
-
 /* Drain the queue and check the totals once the stuck reader has held
  * `leased` messages and got them redelivered. */
 static void
@@ -356,7 +340,8 @@ sr_check_all_back(ipcq_client *c, uint64_t leased, int transport)
 	/* The listener watchdog probes like a client: had the stuck
 	 * reader stalled the server, it would have "repaired" a healthy
 	 * listener. */
-	ck_assert_msg(!sr_log_has("stopped accepting"), "the watchdog fired");
+	ck_assert_msg(!th_broker_log_has(th_main_broker(), "stopped accepting"),
+	    "the watchdog fired");
 }
 
 /* A stuck reader the broker drops by itself (why: the option named in
@@ -374,7 +359,8 @@ sr_dropped_by_broker(const char *why, int transport)
 	ck_assert_msg(th_poll_stats(c, "slow.big", sr_all_returned, NULL,
 	                  TH_WAIT_MS) == 0,
 	    "the stuck reader was not dropped (%s)", why);
-	ck_assert_msg(sr_log_has(why), "no warning naming %s", why);
+	ck_assert_msg(th_broker_log_has(th_main_broker(), why),
+	    "no warning naming %s", why);
 	th_stats(c, "slow.big", &st);
 	ck_assert_uint_gt(st.received, 0);
 	ck_assert_uint_le(st.received, SR_RECVS);
