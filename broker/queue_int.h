@@ -36,6 +36,10 @@ int ipcqd_qu_empty_status(ipcqd_queue *q, const ipcqd_handle *h);
  * ipcqi_seg_unlock(&q->seg). */
 int ipcqd_qu_lock(ipcqd_queue *q);
 
+/* Ring the broker's own bell: the waker looks at q again (and pumps it
+ * when want_pump), outside the request that called us. */
+void ipcqd_qu_ring(ipcqd_queue *q, bool want_pump);
+
 /* Remember to return holder's records once the lock can be had. */
 void ipcqd_qu_defer_return(ipcqd_queue *q, uint64_t holder);
 

@@ -3,8 +3,9 @@
  * same lock for a few hundred nanoseconds per operation, but a client can
  * hold it for as long as it likes: stopped (SIGSTOP, a debugger), frozen
  * (the cgroup freezer, `docker pause`), preempted on a busy machine,
- * asleep in a page fault, or a lock word forged to name a thread that
- * does not exist (nobody will ever release that one). The broker takes
+ * asleep in a page fault, or a lock word naming a thread that does not
+ * exist (a dead broker's, or forged: recovered once the queue is stuck,
+ * ipcqi_seg_lock_reclaim). The broker takes
  * segment locks under its own lock, which every queue shares, so it never
  * waits for one there, whatever the holder's state: it looks at a held
  * lock for a few microseconds at most (a running holder lets go within
@@ -96,10 +97,8 @@ ipcqd_qu_defer_finish(ipcqd_queue *q, uint64_t holder, uint64_t pos,
 	                  });
 }
 
-/* Ring the broker's own bell: the waker looks at q again (and pumps it
- * when want_pump), outside the request that called us. */
-static void
-ql_ring(ipcqd_queue *q, bool want_pump)
+void
+ipcqd_qu_ring(ipcqd_queue *q, bool want_pump)
 {
 	if (q->bell == NULL) {
 		return; /* an anonymous queue (unit tests): no waker */
@@ -108,8 +107,7 @@ ql_ring(ipcqd_queue *q, bool want_pump)
 		__atomic_store_n(&q->seg.hdr->broker_pending, 1,
 		    __ATOMIC_RELEASE);
 	}
-	__atomic_fetch_add(&q->bell->seq, 1, __ATOMIC_RELEASE);
-	ipcqi_futex_wake(&q->bell->seq, 1);
+	ipcqi_bell_ring(q->bell);
 }
 
 /* Lock held: do what waited for it, in the order it came. Finishes come
@@ -135,7 +133,7 @@ ql_catch_up(ipcqd_queue *q)
 	if (n > 0) {
 		ipcqi_seg_wake_data(&q->seg, 0);
 		ipcqi_seg_wake_space(&q->seg, 0);
-		ql_ring(q, true);
+		ipcqd_qu_ring(q, true);
 	}
 	if (q->state_dirty) {
 		ipcqd_qu_write_state(q);
@@ -151,7 +149,7 @@ ql_busy(ipcqd_queue *q)
 	q->busy_tried = now;
 	if (q->busy_since == 0) {
 		q->busy_since = now;
-		ql_ring(q, false); /* the waker starts retrying */
+		ipcqd_qu_ring(q, false); /* the waker starts retrying */
 	}
 	if (!q->stuck && (now - q->busy_since >= IPCQD_STUCK_MS ||
 	                     ipcqi_seg_owner_stopped(&q->seg))) {
@@ -198,7 +196,7 @@ ipcqd_qu_lock(ipcqd_queue *q)
 			ipcqd_error("queue %s: segment is corrupt; quarantined "
 			            "(delete it)", q->name);
 		}
-		ql_ring(q, false); /* the waker fails them */
+		ipcqd_qu_ring(q, false); /* the waker fails them */
 	}
 	if (rv != 0) {
 		return rv;
@@ -209,7 +207,7 @@ ipcqd_qu_lock(ipcqd_queue *q)
 	}
 	if (q->busy_since != 0) {
 		q->busy_since = 0;
-		ql_ring(q, true); /* requests parked for the lock go on */
+		ipcqd_qu_ring(q, true); /* requests parked for the lock go on */
 	}
 	ql_catch_up(q);
 	return 0;

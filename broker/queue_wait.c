@@ -52,11 +52,8 @@ ipcqd_queue_park(ipcqd_queue *q, ipcqd_waiter *w)
 	 * (it did not know we wait). Publish what we wait for, and if that
 	 * is new, ring our own bell: the waker pumps once more, outside this
 	 * request. */
-	if (qu_publish_watch(q) && q->bell != NULL) {
-		__atomic_store_n(&q->seg.hdr->broker_pending, 1,
-		    __ATOMIC_RELEASE);
-		__atomic_fetch_add(&q->bell->seq, 1, __ATOMIC_RELEASE);
-		ipcqi_futex_wake(&q->bell->seq, 1);
+	if (qu_publish_watch(q)) {
+		ipcqd_qu_ring(q, true);
 	}
 }
 

@@ -661,8 +661,7 @@ ipcqd_segs_fini(ipcqd_segs *s)
 	}
 	if (s->waker_on) {
 		__atomic_store_n(&s->stop, 1, __ATOMIC_RELEASE);
-		__atomic_fetch_add(&s->bell->seq, 1, __ATOMIC_RELEASE);
-		ipcqi_futex_wake(&s->bell->seq, 1);
+		ipcqi_bell_ring(s->bell);
 		pthread_join(s->waker, NULL);
 		s->waker_on = 0;
 	}

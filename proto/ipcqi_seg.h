@@ -431,4 +431,7 @@ uint32_t ipcqi_seg_sleeping(const ipcqi_seg *s, uint32_t kind);
 /* Ring the broker if it watches any of bits on this queue (lock held). */
 void ipcqi_seg_ring_broker(ipcqi_seg *s, ipcqi_bell *bell, uint32_t bits);
 
+/* Ring a doorbell: bump its sequence and wake the broker's waker. */
+void ipcqi_bell_ring(ipcqi_bell *bell);
+
 #endif

@@ -88,6 +88,13 @@ ipcqi_seg_ring_broker(ipcqi_seg *s, ipcqi_bell *bell, uint32_t bits)
 	/* Release: the broker's exchange of broker_pending (acquire) then
 	 * sees the change that made us ring. */
 	__atomic_store_n(&s->hdr->broker_pending, 1, __ATOMIC_RELEASE);
+	ipcqi_bell_ring(bell);
+}
+
+void
+ipcqi_bell_ring(ipcqi_bell *bell)
+{
+	/* Release: the waker's acquire load of seq sees what rang. */
 	__atomic_fetch_add(&bell->seq, 1, __ATOMIC_RELEASE);
 	ipcqi_futex_wake(&bell->seq, 1);
 }
